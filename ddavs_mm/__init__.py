@@ -15,7 +15,7 @@ from .utils.checkpoint_safety import allow_mmengine_checkpoint_types  # noqa: E4
 
 allow_mmengine_checkpoint_types()
 
-from . import datasets, evaluation, models, structures  # noqa: E402,F401
+from . import datasets, engine, evaluation, models, structures  # noqa: E402,F401
 from .registry import SCOPE  # noqa: E402
 from .utils.setup_env import register_all_modules  # noqa: E402
 from .version import __version__  # noqa: E402

@@ -16,6 +16,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
             DDAVS parts. Defaults to True.
     """
     import ddavs_mm.datasets  # noqa: F401
+    import ddavs_mm.engine  # noqa: F401
     import ddavs_mm.evaluation  # noqa: F401
     import ddavs_mm.models  # noqa: F401
     import ddavs_mm.structures  # noqa: F401

@@ -1,0 +1,7 @@
+from .dist import DeviceAwareDistributedDataParallel, init_cpu_distributed
+from .hooks import RNGStateHook
+
+__all__ = [
+    'DeviceAwareDistributedDataParallel', 'init_cpu_distributed',
+    'RNGStateHook'
+]
