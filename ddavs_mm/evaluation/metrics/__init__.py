@@ -1,0 +1,4 @@
+"""Evaluation metrics of DDAVS-MM."""
+from .jf_metric import JFMetric
+
+__all__ = ['JFMetric']
