@@ -1,0 +1,3 @@
+from .ddavs import DDAVS
+
+__all__ = ['DDAVS']

@@ -1,0 +1,30 @@
+default_scope = 'ddavs_mm'
+
+env_cfg = dict(
+    cudnn_benchmark=True,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'))
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(
+        type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=3,
+        save_best='auto'),
+    sampler_seed=dict(type='DistSamplerSeedHook'))
+
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(
+    type='Visualizer', vis_backends=vis_backends, name='visualizer')
+
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0, deterministic=False)
+
+# DDP that also runs on CPU (gloo) for tools/dist_train.sh without a GPU
+model_wrapper_cfg = dict(type='DeviceAwareDistributedDataParallel')
+# generator states travel with checkpoints so a resumed run continues exactly
+custom_hooks = [dict(type='RNGStateHook')]

@@ -1,0 +1,4 @@
+# Fig. 6: n = 7 audio queries.
+_base_ = '../ddavs_mitb5_htsat_ms3.py'
+
+model = dict(audio_query=dict(num_queries=7))

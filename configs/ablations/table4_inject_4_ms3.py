@@ -1,0 +1,5 @@
+# Table 4: audio injected into MiT blocks 4 (paper, 1-based) =
+# stages (3,) (0-based).
+_base_ = '../ddavs_mitb5_htsat_ms3.py'
+
+model = dict(decode_head=dict(inject_stages=(3,)))

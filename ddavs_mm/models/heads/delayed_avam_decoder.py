@@ -1,0 +1,142 @@
+"""Delayed Audio-Visual Alignment Module + mask decoder (Sec. 3.3).
+
+``H_v^i = AVAM^i(Q, H_v^{i-1})`` is applied only at the injected stages of
+the 4-stage visual encoder (default stages 2 and 3, 0-based, = the paper's
+blocks "3,4"; any subset reproduces a row of Table 4). Two placements:
+
+* ``fusion_position='encoder'`` (default, "Encoder-Decoder" in Table 6): the
+  segmentor calls :meth:`align` on the output of each injected encoder stage
+  *inside* the encoder, so the aligned feature feeds the next stage and is
+  also the pyramid level given to the mask decoder;
+* ``fusion_position='head'`` (Table 6 "Head (pre-LN)" / "Head (post-LN)"
+  with ``norm_position``): the encoder runs untouched and the blocks are
+  applied to the pyramid levels at the decoder input (:meth:`forward`).
+
+``with_alignment=False`` (Table 3 "Baseline" / "+AQM"): no Cross Alignment
+Block. The audio is then injected by the simplest fusion we could think of,
+documented here as our choice (the paper does not specify it): the mean of
+the queries (or audio tokens) over the n slots is linearly projected to the
+channels of the last pyramid level and *added* to every position of that
+level at the decoder input, ``F_4 <- F_4 + W mean_i(q_i)``. ``W`` is
+zero-initialised, so the baseline starts as a purely visual model.
+"""
+from typing import List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+
+from ddavs_mm.registry import MODELS
+from .cross_alignment_block import CrossAlignmentBlock
+
+
+@MODELS.register_module()
+class DelayedAVAMDecoder(BaseModule):
+    """Cross Alignment Blocks at chosen stages, then the mask decoder.
+
+    Args:
+        in_channels (Sequence[int]): channels of the 4 pyramid levels.
+        query_channels (int): width d of the audio queries.
+        inject_stages (Sequence[int]): 0-based stages that get a block.
+            Defaults to (2, 3).
+        fusion_position (str): 'encoder' or 'head'.
+        norm_position (str): 'pre' or 'post' (passed to the blocks).
+        with_alignment (bool): False → baseline fusion, no block.
+        block_cfg (dict, optional): extra CrossAlignmentBlock args
+            (``num_heads``, ``ffn_ratio``, ``dropout``, ``zero_init``).
+        mask_decoder (dict): mask decoder config (``in_channels`` is filled
+            in). Defaults to ``SegformerMaskDecoder`` with 256 channels.
+        init_cfg (dict, optional): mmengine init config.
+    """
+
+    def __init__(self,
+                 in_channels: Sequence[int] = (64, 128, 320, 512),
+                 query_channels: int = 768,
+                 inject_stages: Sequence[int] = (2, 3),
+                 fusion_position: str = 'encoder',
+                 norm_position: str = 'pre',
+                 with_alignment: bool = True,
+                 block_cfg: Optional[dict] = None,
+                 mask_decoder: dict = dict(
+                     type='SegformerMaskDecoder', channels=256,
+                     num_classes=1),
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if fusion_position not in ('encoder', 'head'):
+            raise ValueError('fusion_position must be "encoder" or "head", '
+                             f'got {fusion_position!r}')
+        self.in_channels = list(in_channels)
+        num_levels = len(self.in_channels)
+        inject_stages = sorted(set(int(i) for i in inject_stages))
+        bad = [i for i in inject_stages if not 0 <= i < num_levels]
+        if bad:
+            raise ValueError(f'inject_stages {bad} outside [0, {num_levels})')
+        if with_alignment and not inject_stages:
+            raise ValueError('with_alignment=True needs at least one '
+                             'inject stage')
+        self.query_channels = query_channels
+        self.fusion_position = fusion_position
+        self.norm_position = norm_position
+        self.with_alignment = with_alignment
+        self.inject_stages = tuple(inject_stages) if with_alignment else ()
+        block_cfg = dict(block_cfg or {})
+        self.blocks = nn.ModuleDict()
+        for i in self.inject_stages:
+            self.blocks[str(i)] = CrossAlignmentBlock(
+                visual_channels=self.in_channels[i],
+                query_channels=query_channels,
+                norm_position=norm_position,
+                **block_cfg)
+        if not with_alignment:
+            self.baseline_proj = nn.Linear(query_channels,
+                                           self.in_channels[-1])
+            nn.init.zeros_(self.baseline_proj.weight)
+            nn.init.zeros_(self.baseline_proj.bias)
+        mask_decoder = dict(mask_decoder)
+        mask_decoder.setdefault('in_channels', self.in_channels)
+        self.mask_decoder = MODELS.build(mask_decoder)
+        self.num_classes = self.mask_decoder.num_classes
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if not self.with_alignment:
+            nn.init.zeros_(self.baseline_proj.weight)
+            nn.init.zeros_(self.baseline_proj.bias)
+
+    def align(self, stage_idx: int, feat: torch.Tensor,
+              queries: torch.Tensor) -> torch.Tensor:
+        """AVAM at one stage: ``[N, C, H, W] -> [N, C, H, W]`` (identity
+        when the stage is not injected)."""
+        key = str(stage_idx)
+        if key not in self.blocks:
+            return feat
+        return self.blocks[key].forward_map(feat, queries)
+
+    def fuse_baseline(self, feats: List[torch.Tensor],
+                      queries: torch.Tensor) -> List[torch.Tensor]:
+        """Baseline fusion (no AVAM): add projected mean query to F_4."""
+        bias = self.baseline_proj(queries.mean(dim=1).to(feats[-1].dtype))
+        return list(feats[:-1]) + [feats[-1] + bias[:, :, None, None]]
+
+    def forward(self, feats: List[torch.Tensor],
+                queries: torch.Tensor) -> torch.Tensor:
+        """Args:
+            feats (list[Tensor]): pyramid ``[N, C_i, H_i, W_i]`` (already
+                aligned inside the encoder when fusion_position='encoder').
+            queries (Tensor): ``[N, n, d]``.
+
+        Returns:
+            Tensor: logits ``[N, K, H_0, W_0]`` (1/4 of the input).
+        """
+        if len(feats) != len(self.in_channels):
+            raise ValueError(f'DelayedAVAMDecoder expects '
+                             f'{len(self.in_channels)} levels, got '
+                             f'{len(feats)}')
+        feats = list(feats)
+        if self.with_alignment:
+            if self.fusion_position == 'head':
+                feats = [self.align(i, f, queries)
+                         for i, f in enumerate(feats)]
+        else:
+            feats = self.fuse_baseline(feats, queries)
+        return self.mask_decoder(feats)

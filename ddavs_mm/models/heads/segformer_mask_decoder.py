@@ -1,0 +1,75 @@
+"""Lightweight SegFormer-style all-MLP mask decoder D.
+
+Each pyramid level goes through a 1x1 ConvModule (Linear + BN + ReLU) to
+``channels``, is upsampled to the size of the first (1/4) level, the levels
+are concatenated, fused by another 1x1 ConvModule and classified by a 1x1
+conv into ``num_classes`` logit maps (1 for binary masks). Same structure as
+mmseg's ``SegformerHead`` without the ``BaseDecodeHead`` loss machinery, which
+DDAVS does not use.
+"""
+from typing import List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
+
+from ddavs_mm.registry import MODELS
+
+
+@MODELS.register_module()
+class SegformerMaskDecoder(BaseModule):
+    """All-MLP decoder: list of ``[N, C_i, H_i, W_i]`` → ``[N, K, H_0, W_0]``.
+
+    Args:
+        in_channels (Sequence[int]): channels of the input levels.
+        channels (int): embedding width. Defaults to 256 (768 for MiT-B5).
+        num_classes (int): output maps K (1 = binary). Defaults to 1.
+        dropout_ratio (float): dropout before the classifier.
+        norm_cfg (dict): norm of the ConvModules. Defaults to BN.
+        act_cfg (dict): activation. Defaults to ReLU.
+        align_corners (bool): for the bilinear upsampling.
+        init_cfg (dict, optional): mmengine init config.
+    """
+
+    def __init__(self,
+                 in_channels: Sequence[int] = (64, 128, 320, 512),
+                 channels: int = 256,
+                 num_classes: int = 1,
+                 dropout_ratio: float = 0.1,
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),
+                 act_cfg: dict = dict(type='ReLU'),
+                 align_corners: bool = False,
+                 init_cfg: Optional[dict] = dict(
+                     type='Normal', std=0.01, override=dict(name='conv_seg'))):
+        super().__init__(init_cfg=init_cfg)
+        self.in_channels = list(in_channels)
+        self.channels = channels
+        self.num_classes = num_classes
+        self.align_corners = align_corners
+        self.convs = nn.ModuleList([
+            ConvModule(c, channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
+            for c in self.in_channels
+        ])
+        self.fusion_conv = ConvModule(
+            channels * len(self.in_channels), channels, 1,
+            norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 \
+            else nn.Identity()
+        self.conv_seg = nn.Conv2d(channels, num_classes, 1)
+
+    def forward(self, feats: List[torch.Tensor]) -> torch.Tensor:
+        if len(feats) != len(self.convs):
+            raise ValueError(f'SegformerMaskDecoder expects {len(self.convs)} '
+                             f'levels, got {len(feats)}')
+        size = feats[0].shape[-2:]
+        outs = []
+        for feat, conv in zip(feats, self.convs):
+            x = conv(feat)
+            if x.shape[-2:] != size:
+                x = F.interpolate(x, size=size, mode='bilinear',
+                                  align_corners=self.align_corners)
+            outs.append(x)
+        x = self.fusion_conv(torch.cat(outs, dim=1))
+        return self.conv_seg(self.dropout(x))

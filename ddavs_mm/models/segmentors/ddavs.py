@@ -1,0 +1,391 @@
+"""DDAVS segmentor: audio encoder → AQM (→ COM in training) → visual encoder
+with delayed AVAM → mask decoder (Sec. 3, Eqs. 1-3, 9).
+
+Frames are flattened to ``N = B * T``. Each frame has its own 1-second audio
+segment ``[N, S]`` → audio tokens ``[N, L, D]`` → queries ``[N, n, d]``
+(``audio_query=None``: the audio tokens themselves serve as the queries,
+which is how the "baseline" and "+AVAM" rows of Table 3 run without AQM).
+"""
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Union
+
+import mmseg.models  # noqa: F401  (registers MixVisionTransformer etc.)
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmengine.structures import BaseDataElement
+
+from ddavs_mm.registry import MODELS
+
+ForwardResults = Union[Dict[str, torch.Tensor], List[BaseDataElement],
+                       torch.Tensor]
+
+
+def _nlc_to_nchw(x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
+    h, w = hw_shape
+    return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], h, w)
+
+
+def _is_mit_like(backbone: nn.Module) -> bool:
+    """Whether ``backbone.layers[i]`` is [patch_embed, blocks, norm]."""
+    layers = getattr(backbone, 'layers', None)
+    return isinstance(layers, nn.ModuleList) and all(
+        isinstance(layer, nn.ModuleList) and len(layer) == 3
+        for layer in layers)
+
+
+@MODELS.register_module()
+class DDAVS(BaseModel):
+    """Disentangled audio semantics + delayed bidirectional alignment.
+
+    Args:
+        backbone (dict): visual encoder; mmseg ``MixVisionTransformer`` by
+            default. With ``fusion_position='encoder'`` it must either be
+            MiT-like (``layers[i] = [patch_embed, blocks, norm]``) or define
+            ``forward_with_stage_hook(x, hook)`` calling
+            ``hook(stage_idx, feat [N,C,H,W]) -> feat`` after each stage and
+            returning the 4 levels. Any backbone returning 4 levels works
+            with ``fusion_position='head'``.
+        decode_head (dict): :class:`DelayedAVAMDecoder` config.
+        audio_encoder (dict): audio encoder config (``forward(wave [N, S])
+            -> tokens [N, L, D]``, attribute ``out_channels``).
+        audio_query (dict, optional): :class:`AudioQueryModule` config; None
+            → queries are the raw audio tokens.
+        contrastive_head (dict, optional): :class:`ContrastiveHead` config;
+            used in 'loss' mode when the inputs carry ``audio_aug``.
+        losses (list[dict]): segmentation losses; each is called as
+            ``loss(logits [M, K, H, W], target [M, H, W])`` and named by its
+            ``loss_name``. Defaults: CE 5, Dice 5, IoU 2.
+        mask_mode (str): 'binary' (1 logit map, sigmoid) or 'semantic'
+            (``num_classes`` maps, softmax).
+        num_classes (int): classes incl. background in semantic mode; must
+            equal the decoder's output maps (1 in binary mode).
+        ignore_index (int): Defaults to 255.
+        align_corners (bool): for upsampling logits. Defaults to False.
+        data_preprocessor (dict, optional): e.g. ``AVSDataPreprocessor``.
+        train_cfg, test_cfg (dict, optional): kept for OpenMMLab symmetry.
+        init_cfg (dict, optional): mmengine init config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 decode_head: dict,
+                 audio_encoder: dict,
+                 audio_query: Optional[dict] = None,
+                 contrastive_head: Optional[dict] = None,
+                 losses: Optional[List[dict]] = None,
+                 mask_mode: str = 'binary',
+                 num_classes: int = 1,
+                 ignore_index: int = 255,
+                 align_corners: bool = False,
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        if isinstance(data_preprocessor, dict):
+            # make sure AVSDataPreprocessor is registered even when
+            # ddavs_mm.models does not import it
+            from .. import data_preprocessor as _dp  # noqa: F401
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if mask_mode not in ('binary', 'semantic'):
+            raise ValueError(f'mask_mode must be "binary" or "semantic", got '
+                             f'{mask_mode!r}')
+        if mask_mode == 'binary' and num_classes != 1:
+            raise ValueError('mask_mode="binary" needs num_classes=1, got '
+                             f'{num_classes}')
+        if mask_mode == 'semantic' and num_classes < 2:
+            raise ValueError('mask_mode="semantic" needs num_classes >= 2, '
+                             f'got {num_classes}')
+        self.mask_mode = mask_mode
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.align_corners = align_corners
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+
+        self.audio_encoder = MODELS.build(audio_encoder)
+        audio_dims = getattr(self.audio_encoder, 'out_channels', None)
+        self.audio_query = MODELS.build(audio_query) \
+            if audio_query is not None else None
+        if self.audio_query is not None:
+            if audio_dims is not None and \
+                    self.audio_query.in_channels != audio_dims:
+                raise ValueError(
+                    f'audio_query.in_channels={self.audio_query.in_channels} '
+                    f'but the audio encoder gives {audio_dims}-d tokens')
+            query_dims = self.audio_query.embed_dims
+        else:
+            query_dims = audio_dims
+        self.contrastive_head = MODELS.build(contrastive_head) \
+            if contrastive_head is not None else None
+        if self.contrastive_head is not None and query_dims is not None and \
+                self.contrastive_head.in_channels != query_dims:
+            raise ValueError(
+                f'contrastive_head.in_channels='
+                f'{self.contrastive_head.in_channels} but queries are '
+                f'{query_dims}-d')
+
+        self.backbone = MODELS.build(backbone)
+        self.decode_head = MODELS.build(decode_head)
+        if query_dims is not None and \
+                self.decode_head.query_channels != query_dims:
+            raise ValueError(
+                f'decode_head.query_channels={self.decode_head.query_channels}'
+                f' but queries are {query_dims}-d')
+        if self.decode_head.num_classes != num_classes:
+            raise ValueError(
+                f'decode_head outputs {self.decode_head.num_classes} maps but '
+                f'num_classes={num_classes}')
+        if self.decode_head.fusion_position == 'encoder' and \
+                self.decode_head.inject_stages and \
+                not _is_mit_like(self.backbone) and \
+                not hasattr(self.backbone, 'forward_with_stage_hook'):
+            raise ValueError(
+                f'{type(self.backbone).__name__} cannot be run stage by stage;'
+                ' use decode_head.fusion_position="head" or give the backbone'
+                ' a forward_with_stage_hook(x, hook) method')
+        if losses is None:
+            losses = [
+                dict(type='AVSCrossEntropyLoss', loss_weight=5.0),
+                dict(type='AVSDiceLoss', loss_weight=5.0),
+                dict(type='AVSIoULoss', loss_weight=2.0)
+            ]
+        self.losses = nn.ModuleList([MODELS.build(cfg) for cfg in losses])
+        for loss in self.losses:
+            if hasattr(loss, 'ignore_index'):
+                loss.ignore_index = ignore_index
+
+    # ------------------------------------------------------------------ audio
+    @property
+    def with_contrastive(self) -> bool:
+        return self.contrastive_head is not None
+
+    def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
+        """``[N, S]`` waveforms → tokens ``[N, L, D]`` (no autograd graph
+        when the encoder has no trainable parameter)."""
+        if not any(p.requires_grad for p in self.audio_encoder.parameters()):
+            with torch.no_grad():
+                return self.audio_encoder(audio)
+        return self.audio_encoder(audio)
+
+    def extract_queries(self, audio: torch.Tensor) -> torch.Tensor:
+        """``[N, S]`` → audio queries ``[N, n, d]`` (Eq. 1)."""
+        tokens = self.encode_audio(audio)
+        if tokens.dim() != 3:
+            raise ValueError('audio encoder must return tokens [N, L, D], got '
+                             f'{tuple(tokens.shape)}')
+        if self.audio_query is None:
+            return tokens
+        return self.audio_query(tokens)
+
+    # ----------------------------------------------------------------- visual
+    def extract_feats(self, frames: torch.Tensor,
+                      queries: torch.Tensor) -> List[torch.Tensor]:
+        """Visual pyramid with AVAM applied inside the encoder when
+        ``fusion_position='encoder'`` (Eqs. 2-3).
+
+        Args:
+            frames (Tensor): ``[N, 3, H, W]``.
+            queries (Tensor): ``[N, n, d]``.
+        """
+        head = self.decode_head
+        if head.fusion_position != 'encoder' or not head.inject_stages:
+            return list(self.backbone(frames))
+
+        def hook(stage_idx: int, feat: torch.Tensor) -> torch.Tensor:
+            return head.align(stage_idx, feat, queries)
+
+        if hasattr(self.backbone, 'forward_with_stage_hook'):
+            return list(self.backbone.forward_with_stage_hook(frames, hook))
+        outs = []
+        x = frames
+        out_indices = getattr(self.backbone, 'out_indices',
+                              tuple(range(len(self.backbone.layers))))
+        for i, layer in enumerate(self.backbone.layers):
+            x, hw_shape = layer[0](x)
+            for block in layer[1]:
+                x = block(x, hw_shape)
+            x = layer[2](x)
+            x = hook(i, _nlc_to_nchw(x, hw_shape))
+            if i in out_indices:
+                outs.append(x)
+        return outs
+
+    # ---------------------------------------------------------------- helpers
+    @staticmethod
+    def _flatten_inputs(inputs: dict):
+        if not isinstance(inputs, dict) or 'frames' not in inputs or \
+                'audio' not in inputs:
+            raise ValueError('DDAVS expects inputs={"frames": [B,T,3,H,W], '
+                             '"audio": [B,T,S], ...}, got '
+                             f'{type(inputs).__name__}')
+        frames, audio = inputs['frames'], inputs['audio']
+        if frames.dim() != 5 or audio.dim() != 3 or \
+                frames.shape[:2] != audio.shape[:2]:
+            raise ValueError(
+                f'frames {tuple(frames.shape)} must be [B,T,3,H,W] and audio '
+                f'{tuple(audio.shape)} [B,T,S] with the same B, T')
+        b, t = frames.shape[:2]
+        return frames.flatten(0, 1), audio.flatten(0, 1), b, t
+
+    def _decode(self, frames: torch.Tensor,
+                queries: torch.Tensor) -> torch.Tensor:
+        feats = self.extract_feats(frames, queries)
+        return self.decode_head(feats, queries)
+
+    def _resize(self, logits: torch.Tensor, size) -> torch.Tensor:
+        if tuple(logits.shape[-2:]) == tuple(size):
+            return logits
+        return F.interpolate(logits, size=tuple(size), mode='bilinear',
+                             align_corners=self.align_corners)
+
+    @staticmethod
+    def _stack_field(data_samples, name: str, t: int,
+                     device) -> Optional[torch.Tensor]:
+        vals = []
+        for ds in data_samples:
+            v = ds.get(name, None) if hasattr(ds, 'get') else None
+            if v is None:
+                return None
+            v = torch.as_tensor(v)
+            if v.shape[0] != t:
+                raise ValueError(f'data sample {name} has {v.shape[0]} frames'
+                                 f', inputs have T={t}')
+            vals.append(v)
+        return torch.stack(vals).flatten(0, 1).to(device)
+
+    # ---------------------------------------------------------------- forward
+    def forward(self,
+                inputs: dict,
+                data_samples: Optional[List[BaseDataElement]] = None,
+                mode: str = 'tensor') -> ForwardResults:
+        """Args:
+            inputs (dict): ``frames [B,T,3,H,W]``, ``audio [B,T,S]`` and, in
+                training, ``audio_aug [B,T,S]``.
+            data_samples (list): ``AVSDataSample`` per clip (``gt_masks
+                [T,H,W]``, ``mask_flags [T]``, ``frame_flags [T]``).
+            mode (str): 'loss' → loss dict; 'predict' → data samples with
+                ``pred_logits``/``pred_masks``; 'tensor' → logits
+                ``[B*T, K, H/4, W/4]``.
+        """
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            frames, audio, _, _ = self._flatten_inputs(inputs)
+            return self._decode(frames, self.extract_queries(audio))
+        raise RuntimeError(f'Invalid mode "{mode}"; expected loss, predict '
+                           'or tensor')
+
+    def loss(self, inputs: dict,
+             data_samples: List[BaseDataElement]) -> Dict[str, torch.Tensor]:
+        """Segmentation losses on frames with ``mask_flags`` plus λ_con L_con
+        (Eq. 9)."""
+        frames, audio, b, t = self._flatten_inputs(inputs)
+        if data_samples is None or len(data_samples) != b:
+            raise ValueError(f'loss mode needs {b} data samples, got '
+                             f'{None if data_samples is None else len(data_samples)}')
+        queries = self.extract_queries(audio)
+        logits = self._decode(frames, queries)
+
+        gt = self._stack_field(data_samples, 'gt_masks', t, logits.device)
+        if gt is None:
+            raise ValueError('loss mode needs gt_masks in every data sample')
+        mask_flags = self._stack_field(data_samples, 'mask_flags', t,
+                                       logits.device)
+        if mask_flags is None:
+            mask_flags = torch.ones(b * t, dtype=torch.bool,
+                                    device=logits.device)
+        mask_flags = mask_flags.bool()
+        losses = OrderedDict()
+        sel_logits = self._resize(logits[mask_flags], gt.shape[-2:])
+        sel_gt = gt[mask_flags].long()
+        for loss_fn in self.losses:
+            name = loss_fn.loss_name
+            if not mask_flags.any():  # keep the graph, contribute 0
+                value = logits.sum() * 0.
+            else:
+                value = loss_fn(sel_logits, sel_gt)
+            losses[name] = losses[name] + value if name in losses else value
+
+        if self.with_contrastive and inputs.get('audio_aug') is not None:
+            audio_aug = inputs['audio_aug'].flatten(0, 1)
+            if audio_aug.shape != audio.shape:
+                raise ValueError(f'audio_aug {tuple(audio_aug.shape)} must '
+                                 f'match audio {tuple(audio.shape)}')
+            queries_aug = self.extract_queries(audio_aug)
+            frame_flags = self._stack_field(data_samples, 'frame_flags', t,
+                                            logits.device)
+            if frame_flags is None:
+                frame_flags = torch.ones(b * t, dtype=torch.bool,
+                                         device=logits.device)
+            frame_flags = frame_flags.bool()
+            losses.update(
+                self.contrastive_head.loss(queries[frame_flags],
+                                           queries_aug[frame_flags]))
+        return losses
+
+    def predict(self, inputs: dict,
+                data_samples: Optional[List[BaseDataElement]] = None
+                ) -> List[BaseDataElement]:
+        """Logits and masks for every frame (never runs COM).
+
+        Logits are upsampled to the size of ``gt_masks`` when the sample has
+        them, else to the input frame size. ``pred_masks`` is ``logit > 0``
+        (= sigmoid > 0.5) in binary mode and the argmax in semantic mode.
+        """
+        frames, audio, b, t = self._flatten_inputs(inputs)
+        logits = self._decode(frames, self.extract_queries(audio))
+        logits = logits.reshape(b, t, *logits.shape[1:])
+        if data_samples is None:
+            data_samples = [BaseDataElement() for _ in range(b)]
+        if len(data_samples) != b:
+            raise ValueError(f'{b} clips but {len(data_samples)} data samples')
+        for i, ds in enumerate(data_samples):
+            gt = ds.get('gt_masks', None)
+            size = gt.shape[-2:] if gt is not None else frames.shape[-2:]
+            lg = self._resize(logits[i], size)
+            if self.mask_mode == 'binary':
+                masks = (lg[:, 0] > 0).long()
+            else:
+                masks = lg.argmax(dim=1)
+            ds.set_data(dict(pred_logits=lg, pred_masks=masks))
+        return data_samples
+
+    # ------------------------------------------------------------- reporting
+    def parameter_counts(self) -> 'OrderedDict[str, int]':
+        """Parameter counts per component (buffers such as the prototype
+        bank are not parameters and are not counted).
+
+        Keys: backbone, audio_encoder, audio_query, avam (alignment blocks
+        or baseline fusion), mask_decoder, contrastive_head, total,
+        total_inference (without the training-only contrastive head),
+        trainable.
+        """
+
+        def count(m: Optional[nn.Module]) -> int:
+            return 0 if m is None else sum(p.numel() for p in m.parameters())
+
+        head = self.decode_head
+        counts = OrderedDict()
+        counts['backbone'] = count(self.backbone)
+        counts['audio_encoder'] = count(self.audio_encoder)
+        counts['audio_query'] = count(self.audio_query)
+        counts['avam'] = count(head) - count(head.mask_decoder)
+        counts['mask_decoder'] = count(head.mask_decoder)
+        counts['contrastive_head'] = count(self.contrastive_head)
+        counts['total'] = count(self)
+        counts['total_inference'] = counts['total'] - \
+            counts['contrastive_head']
+        counts['trainable'] = sum(
+            p.numel() for p in self.parameters() if p.requires_grad)
+        return counts
+
+    def format_parameter_counts(self) -> str:
+        """Human-readable :meth:`parameter_counts` in millions."""
+        return '\n'.join(f'{k:>16}: {v / 1e6:8.2f} M'
+                         for k, v in self.parameter_counts().items())
