@@ -28,6 +28,11 @@ def test_mmseg_models_import_and_compiled_op_error_names_the_fix():
     assert 'mmcv==2.1.0' in msg and 'MMCV_WITH_OPS=1' in msg
 
 
+def test_mmengine_sees_no_full_mmcv_under_the_stand_in():
+    from mmengine.utils.dl_utils import mmcv_full_available
+    assert mmcv_full_available() == has_compiled_mmcv_ops()
+
+
 def _mmengine_like_checkpoint() -> dict:
     from mmengine.logging import HistoryBuffer
     buf = HistoryBuffer()

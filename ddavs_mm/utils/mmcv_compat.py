@@ -12,6 +12,7 @@ when the real one is missing*. Its attributes exist (so mmcv's
 install. With a full mmcv build the stub is never installed.
 """
 import importlib
+import importlib.machinery
 import sys
 import types
 
@@ -75,6 +76,10 @@ def install_mmcv_ext_stub() -> bool:
     if 'mmcv._ext' not in sys.modules:
         import mmcv
         stub = _MissingExtModule('mmcv._ext')
+        # A spec without a loader: importlib/pkgutil treat it as a module
+        # that exists, and mmengine's ``mmcv_full_available()`` (which asks
+        # for a loader) correctly answers False.
+        stub.__spec__ = importlib.machinery.ModuleSpec('mmcv._ext', None)
         sys.modules['mmcv._ext'] = stub
         mmcv._ext = stub
     return True

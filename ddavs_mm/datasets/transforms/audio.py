@@ -1,0 +1,129 @@
+"""Waveform loading."""
+from typing import List, Optional
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+from mmcv.transforms import BaseTransform
+
+from ddavs_mm.registry import TRANSFORMS
+
+
+def read_wav_mono(path: str) -> tuple:
+    """Read an audio file as a mono float32 waveform (mean of channels).
+
+    Returns:
+        tuple[np.ndarray, int]: waveform ``[N]`` and its sample rate.
+
+    Raises:
+        FileNotFoundError: missing file. ValueError: corrupt file, empty
+            file or NaN / inf samples (the message names the file).
+    """
+    import os.path as osp
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Audio file not found: {path}')
+    try:
+        data, sr = sf.read(path, dtype='float32', always_2d=True)
+    except Exception as e:  # soundfile raises LibsndfileError, RuntimeError..
+        raise ValueError(f'Corrupt or unreadable audio file {path}: '
+                         f'{e}') from e
+    if data.size == 0:
+        raise ValueError(f'Audio file {path} has no samples')
+    if not np.isfinite(data).all():
+        raise ValueError(f'Audio file {path} contains NaN or inf samples')
+    return data.mean(axis=1).astype(np.float32), int(sr)
+
+
+@TRANSFORMS.register_module()
+class LoadAudio(BaseTransform):
+    """Load a clip's waveform: mono, resampled, cropped, summed, fixed length.
+
+    For each file of ``audio_paths``: read (soundfile), average the
+    channels, resample to ``sample_rate`` (``torchaudio.functional.resample``)
+    and apply the clip's window: skip ``audio_offset`` seconds (after the
+    centre offset when ``audio_crop == 'center'``) and keep
+    ``audio_duration`` seconds (zero-padded if the file is shorter). Several
+    sources (VPO multi-source) are summed. The result is trimmed or
+    zero-padded to ``num_frames * segment_seconds`` seconds so that it
+    splits into one ``segment_seconds`` segment per frame.
+
+    Args:
+        sample_rate (int): output rate in Hz. Defaults to 32000 (HTSAT).
+        segment_seconds (float): seconds of audio per frame. Defaults to 1.
+        allow_silent (bool): accept an all-zero source file. Defaults to
+            False (error naming the file).
+
+    Required keys: ``audio_paths``, ``num_frames`` (or ``frame_paths``);
+    optional ``audio_offset``, ``audio_duration``, ``audio_crop``.
+
+    Added keys: ``waveform`` (float32 ``[num_frames * S]``, ``S =
+    round(segment_seconds * sample_rate)``), ``sample_rate``,
+    ``audio_segment_samples`` (``S``).
+    """
+
+    def __init__(self,
+                 sample_rate: int = 32000,
+                 segment_seconds: float = 1.0,
+                 allow_silent: bool = False) -> None:
+        if sample_rate <= 0 or segment_seconds <= 0:
+            raise ValueError('sample_rate and segment_seconds must be > 0')
+        self.sample_rate = int(sample_rate)
+        self.segment_seconds = float(segment_seconds)
+        self.allow_silent = allow_silent
+
+    def _load_one(self, path: str, offset: float, duration: Optional[float],
+                  crop: str) -> np.ndarray:
+        wav, sr = read_wav_mono(path)
+        if not self.allow_silent and not np.any(wav):
+            raise ValueError(f'Audio file {path} is silent (all zeros); '
+                             f'set allow_silent=True to accept it')
+        if sr != self.sample_rate:
+            wav = AF.resample(
+                torch.from_numpy(wav), sr, self.sample_rate).numpy()
+        sr = self.sample_rate
+        start = int(round(offset * sr))
+        if duration is not None:
+            n = int(round(duration * sr))
+            if crop == 'center':
+                start += max(0, (len(wav) - n) // 2)
+            wav = wav[start:start + n]
+            if len(wav) < n:
+                wav = np.pad(wav, (0, n - len(wav)))
+        else:
+            wav = wav[start:]
+        return wav
+
+    def transform(self, results: dict) -> dict:
+        paths: List[str] = list(results['audio_paths'])
+        if not paths:
+            raise ValueError(f'Clip {results.get("clip_id", "?")} has no '
+                             f'audio file')
+        T = results.get('num_frames') or len(results['frame_paths'])
+        seg = int(round(self.segment_seconds * self.sample_rate))
+        total = T * seg
+        offset = float(results.get('audio_offset') or 0.0)
+        duration = results.get('audio_duration')
+        crop = results.get('audio_crop', 'start')
+        if crop not in ('start', 'center'):
+            raise ValueError(f'audio_crop must be start or center, got '
+                             f'{crop}')
+        out = np.zeros(total, np.float32)
+        for p in paths:
+            wav = self._load_one(p, offset, duration, crop)[:total]
+            out[:len(wav)] += wav
+        if not np.isfinite(out).all():
+            raise ValueError(f'Waveform of {paths} has NaN or inf samples '
+                             f'after resampling')
+        if not self.allow_silent and not np.any(out):
+            raise ValueError(f'Waveform of {paths} is silent in the used '
+                             f'window; set allow_silent=True to accept it')
+        results['waveform'] = out
+        results['sample_rate'] = self.sample_rate
+        results['audio_segment_samples'] = seg
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(sample_rate={self.sample_rate}, '
+                f'segment_seconds={self.segment_seconds}, '
+                f'allow_silent={self.allow_silent})')

@@ -1,0 +1,350 @@
+"""Tests of the loading, clip, audio, augmentation and packing transforms."""
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+sys.path.insert(0, osp.dirname(__file__))
+
+import ddavs_mm  # noqa: E402,F401
+from avs_fixtures import (frame, square_mask, tone, write_gray_png,  # noqa
+                          write_image, write_wav)
+from ddavs_mm.datasets.transforms import (  # noqa: E402
+    ClipCenterCrop, ClipPhotoMetricDistortion, ClipRandomCrop,
+    ClipRandomFlip, ClipRandomResizedCrop, ClipResize, ClipShortSideResize,
+    LoadAudio, LoadClipFrames, LoadClipMasks, PackAVSInputs, WaveformAugment)
+from ddavs_mm.structures import AVSDataSample  # noqa: E402
+
+
+def _clip(tmp_path, T=3, size=32, pad=0):
+    paths, masks = [], []
+    for t in range(T - pad):
+        p = str(tmp_path / f'f{t}.png')
+        write_image(p, frame(t, size))
+        m = str(tmp_path / f'm{t}.png')
+        write_gray_png(m, square_mask(t + 1, size))
+        paths.append(p)
+        masks.append(m)
+    return dict(
+        clip_id='c',
+        num_frames=T,
+        frame_paths=paths + [''] * pad,
+        frame_flags=[True] * (T - pad) + [False] * pad,
+        mask_paths=masks + [None] * pad,
+        mask_flags=[True] * T,
+        mask_encoding='binary',
+        mask_mode='binary')
+
+
+# -- loading -------------------------------------------------------------------
+def test_load_frames_and_masks(tmp_path):
+    r = _clip(tmp_path, T=4, pad=1)
+    r['mask_paths'][1] = None  # a real, non-annotated frame
+    r = LoadClipFrames()(r)
+    r = LoadClipMasks()(r)
+    assert len(r['frames']) == 4 and r['frames'][0].dtype == np.uint8
+    assert r['frames'][0].shape == (32, 32, 3)
+    np.testing.assert_array_equal(r['frames'][0], frame(0))  # RGB order
+    assert (r['frames'][3] == 0).all()
+    assert r['img_shape'] == (32, 32)
+    np.testing.assert_array_equal(r['gt_masks'][0], square_mask(1) // 255)
+    assert (r['gt_masks'][1] == 255).all()  # not annotated -> ignore
+    assert (r['gt_masks'][3] == 0).all()    # padded -> background
+
+
+def test_frame_errors_name_file(tmp_path):
+    r = _clip(tmp_path)
+    missing = str(tmp_path / 'nope.png')
+    r['frame_paths'][1] = missing
+    with pytest.raises(FileNotFoundError, match='nope.png'):
+        LoadClipFrames()(r)
+
+    r = _clip(tmp_path)
+    corrupt = str(tmp_path / 'corrupt.png')
+    with open(corrupt, 'wb') as f:
+        f.write(b'not a png at all')
+    r['frame_paths'][2] = corrupt
+    with pytest.raises(ValueError, match='corrupt.png'):
+        LoadClipFrames()(r)
+
+    r = _clip(tmp_path)
+    r['num_frames'] = 5
+    with pytest.raises(ValueError, match=r'f0.png.*3 frame paths.*5'):
+        LoadClipFrames()(r)
+
+
+def test_mask_errors_name_file(tmp_path):
+    r = LoadClipFrames()(_clip(tmp_path))
+    r['mask_paths'][0] = str(tmp_path / 'gone.png')
+    with pytest.raises(FileNotFoundError, match='gone.png'):
+        LoadClipMasks()(r)
+    corrupt = str(tmp_path / 'bad_mask.png')
+    with open(corrupt, 'wb') as f:
+        f.write(b'\x89PNG garbage')
+    r['mask_paths'][0] = corrupt
+    with pytest.raises(ValueError, match='bad_mask.png'):
+        LoadClipMasks()(r)
+    wrong = str(tmp_path / 'wrong_size.png')
+    write_gray_png(wrong, np.zeros((16, 16), np.uint8))
+    r['mask_paths'][0] = wrong
+    with pytest.raises(ValueError, match='wrong_size.png'):
+        LoadClipMasks()(r)
+
+
+def test_semantic_mask_class_out_of_range(tmp_path):
+    r = LoadClipFrames()(_clip(tmp_path, T=1))
+    p = str(tmp_path / 'sem.png')
+    m = np.zeros((32, 32), np.uint8)
+    m[0, 0] = 7
+    write_gray_png(p, m)
+    r.update(mask_paths=[p], mask_encoding='index', mask_mode='semantic',
+             num_classes=4)
+    with pytest.raises(ValueError, match='sem.png'):
+        LoadClipMasks()(r)
+
+
+# -- clip transforms -------------------------------------------------------------
+def _same_clip(T=4, h=32, w=48):
+    """Identical frames whose red channel marks the mask (for alignment)."""
+    img = np.zeros((h, w, 3), np.uint8)
+    img[..., 1] = np.arange(w, dtype=np.uint8)[None] * 3
+    img[..., 2] = np.arange(h, dtype=np.uint8)[:, None] * 5
+    mask = np.zeros((h, w), np.uint8)
+    mask[3:13, 5:25] = 1
+    img[..., 0] = mask * 200
+    return dict(
+        clip_id='s',
+        frames=[img.copy() for _ in range(T)],
+        gt_masks=[mask.copy() for _ in range(T)],
+        frame_flags=[True] * T,
+        img_shape=(h, w))
+
+
+@pytest.mark.parametrize('tf', [
+    ClipRandomFlip(prob=1.0),
+    ClipRandomFlip(prob=1.0, direction='vertical'),
+    ClipRandomCrop(crop_size=(20, 30)),
+    ClipCenterCrop(crop_size=(24, 24)),
+])
+def test_geometric_consistency_exact(tf):
+    np.random.seed(0)
+    for _ in range(3):
+        r = tf(_same_clip())
+        for f, m in zip(r['frames'], r['gt_masks']):
+            np.testing.assert_array_equal(f, r['frames'][0])
+            np.testing.assert_array_equal(m, r['gt_masks'][0])
+            # crop/flip keep mask and frame pixels aligned exactly
+            np.testing.assert_array_equal(m * 200, f[..., 0])
+        assert r['img_shape'] == r['frames'][0].shape[:2]
+
+
+def test_random_resized_crop_and_resize_consistent():
+    np.random.seed(1)
+    for tf, shape in ((ClipRandomResizedCrop(scale=(24, 16)), (16, 24)),
+                      (ClipResize(scale=(40, 20)), (20, 40)),
+                      (ClipResize(scale=(224, 224), keep_ratio=True),
+                       (149, 224))):
+        r = tf(_same_clip())
+        assert r['img_shape'] == shape
+        for f, m in zip(r['frames'], r['gt_masks']):
+            assert f.shape == shape + (3, ) and m.shape == shape
+            np.testing.assert_array_equal(f, r['frames'][0])
+            np.testing.assert_array_equal(m, r['gt_masks'][0])
+            assert set(np.unique(m).tolist()) <= {0, 1}  # nearest
+    # different frames: each gets the same crop box
+    clip = _same_clip()
+    clip['frames'] = [f + np.uint8(10 * t) for t, f in enumerate(clip['frames'])]
+    np.random.seed(3)
+    r = ClipRandomResizedCrop(scale=(24, 24))(clip)
+    for t in range(1, 4):
+        d = r['frames'][t].astype(int) - r['frames'][0].astype(int)
+        assert np.abs(d - 10 * t).max() <= 1
+
+
+def test_short_side_resize_center_crop_hand_case():
+    r = _same_clip(T=2, h=32, w=48)
+    r = ClipShortSideResize(16)(r)
+    assert r['img_shape'] == (16, 24)
+    r = ClipCenterCrop(16)(r)
+    assert r['img_shape'] == (16, 16)
+    # origin x = round((24 - 16) / 2) = 4: column 0 of the crop is column 4
+    # of the resized frame, whose green value ~ 3 * (4 + .5) * 2 - 1.5
+    g = r['frames'][0][0, 0, 1]
+    assert abs(int(g) - 3 * (2 * 4 + 0.5)) <= 2
+    with pytest.raises(ValueError, match='larger'):
+        ClipCenterCrop(64)(r)
+
+
+def test_photometric_same_for_all_frames_keeps_padding_black():
+    np.random.seed(5)
+    clip = _same_clip(T=3)
+    clip['frames'][2] = np.zeros_like(clip['frames'][2])
+    clip['frame_flags'] = [True, True, False]
+    changed = False
+    for _ in range(5):
+        r = ClipPhotoMetricDistortion()(
+            {k: (list(v) if isinstance(v, list) else v)
+             for k, v in clip.items()})
+        np.testing.assert_array_equal(r['frames'][0], r['frames'][1])
+        assert (r['frames'][2] == 0).all()
+        changed |= not np.array_equal(r['frames'][0], clip['frames'][0])
+    assert changed
+
+
+# -- audio -----------------------------------------------------------------------
+def _results(paths, T=2, **kw):
+    d = dict(clip_id='a', audio_paths=paths, num_frames=T)
+    d.update(kw)
+    return d
+
+
+def test_load_audio_resample_mono_length(tmp_path):
+    p = str(tmp_path / 'st.wav')
+    st = np.stack([tone(440, 1.5, 16000), 0.5 * tone(440, 1.5, 16000)], 1)
+    write_wav(p, st, 16000)
+    r = LoadAudio(sample_rate=32000)(_results([p], T=2))
+    w = r['waveform']
+    assert w.dtype == np.float32 and w.shape == (64000, )
+    assert r['sample_rate'] == 32000 and r['audio_segment_samples'] == 32000
+    # 1.5 s of sound, then zero padding to 2 s
+    assert (w[48000 + 50:] == 0).all() and np.abs(w[:48000]).max() > 0.1
+    # mono = mean of channels: amplitude 0.75 * 0.3
+    assert abs(np.abs(w[1000:47000]).max() - 0.225) < 0.01
+    # trimming
+    r = LoadAudio(sample_rate=16000, segment_seconds=0.5)(_results([p], T=2))
+    assert r['waveform'].shape == (16000, )
+    np.testing.assert_allclose(r['waveform'], st[:16000].mean(1), atol=1e-6)
+
+
+def test_load_audio_offset_duration_and_sum(tmp_path):
+    sr = 8000
+    a = np.arange(5 * sr, dtype=np.float32) / (5 * sr)
+    b = np.linspace(0.2, -0.2, 3 * sr).astype(np.float32)
+    pa, pb = str(tmp_path / 'a.wav'), str(tmp_path / 'b.wav')
+    write_wav(pa, a, sr)
+    write_wav(pb, b, sr)
+    r = LoadAudio(sample_rate=sr, segment_seconds=2.0)(
+        _results([pa, pb], T=1, audio_offset=0.5, audio_duration=2.0))
+    expect = a[4000:20000] + b[4000:20000]
+    np.testing.assert_allclose(r['waveform'], expect, atol=1e-6)
+    # centre crop
+    r = LoadAudio(sample_rate=sr, segment_seconds=1.0)(
+        _results([pa], T=1, audio_duration=1.0, audio_crop='center'))
+    np.testing.assert_allclose(r['waveform'], a[16000:24000], atol=1e-6)
+
+
+def test_load_audio_errors_name_file(tmp_path):
+    sr = 8000
+    missing = str(tmp_path / 'missing.wav')
+    with pytest.raises(FileNotFoundError, match='missing.wav'):
+        LoadAudio(sample_rate=sr)(_results([missing]))
+    corrupt = str(tmp_path / 'corrupt.wav')
+    with open(corrupt, 'wb') as f:
+        f.write(b'RIFF....WAVEgarbage')
+    with pytest.raises(ValueError, match='corrupt.wav'):
+        LoadAudio(sample_rate=sr)(_results([corrupt]))
+    silent = str(tmp_path / 'silent.wav')
+    write_wav(silent, np.zeros(2 * sr, np.float32), sr)
+    with pytest.raises(ValueError, match='silent.wav.*silent'):
+        LoadAudio(sample_rate=sr)(_results([silent]))
+    r = LoadAudio(sample_rate=sr, allow_silent=True)(_results([silent]))
+    assert (r['waveform'] == 0).all()
+    nan = str(tmp_path / 'nan.wav')
+    x = tone(300, 2, sr)
+    x[100] = np.nan
+    sf.write(nan, x, sr, subtype='FLOAT')
+    with pytest.raises(ValueError, match='nan.wav.*NaN'):
+        LoadAudio(sample_rate=sr)(_results([nan]))
+    inf = str(tmp_path / 'inf.wav')
+    x[100] = np.inf
+    sf.write(inf, x, sr, subtype='FLOAT')
+    with pytest.raises(ValueError, match='inf.wav'):
+        LoadAudio(sample_rate=sr)(_results([inf]))
+
+
+# -- waveform augmentation -----------------------------------------------------
+def _speechlike(sr=16000, seconds=2.0):
+    rng = np.random.default_rng(0)
+    x = tone(220, seconds, sr) + tone(660, seconds, sr, amp=0.1)
+    x *= (np.sin(np.linspace(0, 12, len(x))) > 0)  # bursts
+    return (x + 0.01 * rng.standard_normal(len(x))).astype(np.float32)
+
+
+def test_waveform_augment_changes_not_length():
+    wav = _speechlike()
+    r = dict(waveform=wav.copy(), sample_rate=16000)
+    np.random.seed(0)
+    out = WaveformAugment(reverb_prob=1, pitch_prob=1, compressor_prob=1,
+                          noise_prob=1)(r)
+    aug = out['waveform_aug']
+    assert aug.shape == wav.shape and aug.dtype == np.float32
+    assert np.isfinite(aug).all()
+    assert np.abs(aug - wav).mean() > 1e-3
+    np.testing.assert_array_equal(out['waveform'], wav)  # clean untouched
+    p = out['waveform_aug_params']
+    assert 0.2 <= p['room_size'] <= 0.4
+    assert -150 <= p['pitch_cents'] <= 150
+    assert 10 <= p['snr_db'] <= 20 and p['compressor']
+    # each effect alone changes the waveform and keeps its length
+    for kw in (dict(reverb_prob=1), dict(pitch_prob=1),
+               dict(compressor_prob=1), dict(noise_prob=1)):
+        base = dict(reverb_prob=0, pitch_prob=0, compressor_prob=0,
+                    noise_prob=0)
+        base.update(kw)
+        a = WaveformAugment(**base)(dict(waveform=wav.copy(),
+                                         sample_rate=16000))['waveform_aug']
+        assert a.shape == wav.shape and not np.allclose(a, wav), kw
+
+
+def test_waveform_augment_identity_snr_and_reproducible():
+    wav = _speechlike()
+    off = WaveformAugment(reverb_prob=0, pitch_prob=0, compressor_prob=0,
+                          noise_prob=0)
+    np.testing.assert_array_equal(
+        off(dict(waveform=wav, sample_rate=16000))['waveform_aug'], wav)
+    noise_only = WaveformAugment(reverb_prob=0, pitch_prob=0,
+                                 compressor_prob=0, noise_prob=1,
+                                 snr_db_range=(15., 15.))
+    a = noise_only(dict(waveform=wav, sample_rate=16000))['waveform_aug']
+    snr = 10 * np.log10(np.mean(wav**2) / np.mean((a - wav)**2))
+    assert abs(snr - 15) < 0.3
+    tf = WaveformAugment()
+    np.random.seed(42)
+    a1 = tf(dict(waveform=wav, sample_rate=16000))['waveform_aug']
+    np.random.seed(42)
+    a2 = tf(dict(waveform=wav, sample_rate=16000))['waveform_aug']
+    np.testing.assert_array_equal(a1, a2)
+    with pytest.raises(ValueError):
+        WaveformAugment(room_size_range=(0.5, 0.2))
+
+
+# -- packing -----------------------------------------------------------------------
+def test_pack_shapes(tmp_path):
+    r = _clip(tmp_path, T=3)
+    wav_path = str(tmp_path / 'w.wav')
+    write_wav(wav_path, tone(300, 3, 8000), 8000)
+    r.update(audio_paths=[wav_path], sample_idx=7)
+    for t in (LoadClipFrames(), LoadClipMasks(), ClipResize((16, 16)),
+              LoadAudio(sample_rate=8000), WaveformAugment(noise_prob=1)):
+        r = t(r)
+    out = PackAVSInputs()(r)
+    x, s = out['inputs'], out['data_samples']
+    assert x['frames'].shape == (3, 3, 16, 16)
+    assert x['frames'].dtype == torch.uint8
+    assert x['audio'].shape == (3, 8000) and x['audio'].dtype == torch.float32
+    assert x['audio_aug'].shape == (3, 8000)
+    assert torch.equal(x['audio'].flatten(), torch.from_numpy(r['waveform']))
+    assert isinstance(s, AVSDataSample)
+    assert s.gt_masks.shape == (3, 16, 16) and s.gt_masks.dtype == torch.int64
+    assert s.mask_flags.dtype == torch.bool and s.frame_flags.shape == (3, )
+    for k in ('sample_idx', 'clip_id', 'frame_paths', 'audio_paths',
+              'ori_shape', 'img_shape', 'num_frames', 'mask_mode', 'flip'):
+        assert k in s.metainfo, k
+    assert s.ori_shape == (32, 32) and s.img_shape == (16, 16)
+    assert s.flip is False and s.sample_idx == 7
+    # no augmentation -> no audio_aug
+    r.pop('waveform_aug')
+    assert 'audio_aug' not in PackAVSInputs()(r)['inputs']
