@@ -8,7 +8,7 @@ _base_ = [
 
 # dataset-specific prototype bank ([C, K, 768]); a missing file is an error;
 # build it with tools/build_prototype_bank.py or set model.audio_query.bank=None
-bank_file = 'data/banks/vpo_htsat_k5.npy'
+bank_file = 'data/banks/vpo_htsat_k5.pt'
 num_classes = 22
 model = dict(
     mask_mode='semantic',

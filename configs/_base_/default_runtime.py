@@ -12,11 +12,17 @@ default_hooks = dict(
     checkpoint=dict(
         type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=3,
         save_best='auto'),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # overlays of every `interval`-th clip during val/test (tools/test.py
+    # --show-dir switches `draw` on and saves PNGs)
+    visualization=dict(type='AVSVisualizationHook', draw=False, interval=50))
 
+# add dict(type='TensorboardVisBackend') to log scalars and overlays to
+# TensorBoard (tensorboard is installed with ddavs_mm)
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
-    type='Visualizer', vis_backends=vis_backends, name='visualizer')
+    type='AVSLocalVisualizer', vis_backends=vis_backends, name='visualizer',
+    alpha=0.5)
 
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 log_level = 'INFO'

@@ -1,7 +1,7 @@
 from .dist import DeviceAwareDistributedDataParallel, init_cpu_distributed
-from .hooks import RNGStateHook
+from .hooks import AVSVisualizationHook, RNGStateHook
 
 __all__ = [
     'DeviceAwareDistributedDataParallel', 'init_cpu_distributed',
-    'RNGStateHook'
+    'RNGStateHook', 'AVSVisualizationHook'
 ]
