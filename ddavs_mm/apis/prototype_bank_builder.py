@@ -393,6 +393,62 @@ def encoder_sample_rate(encoder: torch.nn.Module) -> int:
 # ---------------------------------------------------------------------------
 # embedding
 # ---------------------------------------------------------------------------
+def iter_single_source_segments(items: Sequence[SingleSourceItem],
+                                sample_rate: int,
+                                segment_seconds: float = 1.0,
+                                silence_rms: float = 1e-4,
+                                progress: bool = True,
+                                silent: Optional[List[str]] = None):
+    """Yield every non-silent single-source segment of ``items``.
+
+    Audio is read by :class:`~ddavs_mm.datasets.transforms.LoadAudio` (the
+    training reader: mono, resampled, the clip window, zero-padded) and cut
+    into ``segment_seconds`` segments.
+
+    Args:
+        items: from :func:`collect_single_source_items`.
+        sample_rate (int): rate to resample to (the encoder's).
+        segment_seconds (float): segment length. Defaults to 1.0.
+        silence_rms (float): a segment whose RMS is below this (default
+            1e-4, -80 dBFS) is silent and skipped (it carries no class
+            sound; resampling leaves tiny non-zero values in true silence).
+        progress (bool): show a progress bar (one tick per clip).
+        silent (list, optional): receives ``'clip_id@second'`` of each
+            skipped silent segment.
+
+    Yields:
+        tuple: (waveform float32 ndarray ``[S]``, class id, ``'clip@sec'``).
+    """
+    from mmengine.utils import ProgressBar
+
+    from ddavs_mm.datasets.transforms import LoadAudio
+    loader = LoadAudio(sample_rate=sample_rate, segment_seconds=segment_seconds)
+    seg = int(round(segment_seconds * sample_rate))
+    bar = ProgressBar(len(items)) if progress else None
+    for it in items:
+        bad = [s for s in it.seconds if not 0 <= s < it.num_seconds]
+        if bad:
+            raise ValueError(f'clip {it.clip_id}: seconds {bad} outside its '
+                             f'{it.num_seconds}-second window')
+        res = loader(
+            dict(clip_id=it.clip_id, audio_paths=list(it.audio_paths),
+                 num_frames=it.num_seconds, audio_offset=it.audio_offset,
+                 audio_duration=it.audio_duration, audio_crop=it.audio_crop))
+        wav = res['waveform'].reshape(it.num_seconds, seg)
+        for s in it.seconds:
+            name = f'{it.clip_id}@{s}'
+            rms = float(np.sqrt(np.mean(np.square(wav[s], dtype=np.float64))))
+            if rms < silence_rms:
+                if silent is not None:
+                    silent.append(name)
+                continue
+            yield wav[s], it.class_id, name
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        print()
+
+
 def embed_items(encoder: torch.nn.Module,
                 items: Sequence[SingleSourceItem],
                 sample_rate: Optional[int] = None,
@@ -400,11 +456,9 @@ def embed_items(encoder: torch.nn.Module,
                 batch_size: int = 32,
                 progress: bool = True,
                 silence_rms: float = 1e-4) -> Dict[str, Any]:
-    """Embed every single-source segment.
+    """Embed every single-source segment with ``encoder.embed``.
 
-    Audio is read by :class:`~ddavs_mm.datasets.transforms.LoadAudio` (the
-    training reader: mono, resampled, the clip window, zero-padded), cut into
-    ``segment_seconds`` segments and embedded with ``encoder.embed``.
+    Segments come from :func:`iter_single_source_segments`.
 
     Args:
         encoder: module with ``embed(waveform [N, S]) -> [N, D]``.
@@ -413,23 +467,16 @@ def embed_items(encoder: torch.nn.Module,
         segment_seconds (float): segment length. Defaults to 1.0.
         batch_size (int): segments per forward pass.
         progress (bool): show a progress bar (one tick per clip).
-        silence_rms (float): a segment whose RMS is below this (default
-            1e-4, -80 dBFS) is silent and not embedded (it carries no class
-            sound; resampling leaves tiny non-zero values in true silence).
+        silence_rms (float): see :func:`iter_single_source_segments`.
 
     Returns:
         dict: ``features`` float32 ndarray ``[N, D]``, ``class_ids`` int64
         ``[N]``, ``sources`` (``'clip_id@second'`` of each feature) and
         ``silent_segments`` (list of skipped silent segments).
     """
-    from mmengine.utils import ProgressBar
-
-    from ddavs_mm.datasets.transforms import LoadAudio
     if batch_size < 1:
         raise ValueError(f'batch_size must be >= 1, got {batch_size}')
     sr = sample_rate or encoder_sample_rate(encoder)
-    loader = LoadAudio(sample_rate=sr, segment_seconds=segment_seconds)
-    seg = int(round(segment_seconds * sr))
     device = next(iter(encoder.parameters())).device
     feats: List[np.ndarray] = []
     cls: List[int] = []
@@ -452,34 +499,14 @@ def embed_items(encoder: torch.nn.Module,
         feats.append(emb)
         pending.clear()
 
-    bar = ProgressBar(len(items)) if progress else None
-    for it in items:
-        bad = [s for s in it.seconds if not 0 <= s < it.num_seconds]
-        if bad:
-            raise ValueError(f'clip {it.clip_id}: seconds {bad} outside its '
-                             f'{it.num_seconds}-second window')
-        res = loader(
-            dict(clip_id=it.clip_id, audio_paths=list(it.audio_paths),
-                 num_frames=it.num_seconds, audio_offset=it.audio_offset,
-                 audio_duration=it.audio_duration, audio_crop=it.audio_crop))
-        wav = res['waveform'].reshape(it.num_seconds, seg)
-        for s in it.seconds:
-            name = f'{it.clip_id}@{s}'
-            if float(np.sqrt(np.mean(np.square(wav[s],
-                                               dtype=np.float64)))) \
-                    < silence_rms:
-                silent.append(name)
-                continue
-            pending.append(wav[s])
-            cls.append(it.class_id)
-            srcs.append(name)
-            if len(pending) >= batch_size:
-                flush()
-        if bar is not None:
-            bar.update()
+    for wav, class_id, name in iter_single_source_segments(
+            items, sr, segment_seconds, silence_rms, progress, silent):
+        pending.append(wav)
+        cls.append(class_id)
+        srcs.append(name)
+        if len(pending) >= batch_size:
+            flush()
     flush()
-    if bar is not None:
-        print()
     if silent:
         print_log(f'{len(silent)} silent segment(s) (RMS < {silence_rms}) '
                   'not embedded:'

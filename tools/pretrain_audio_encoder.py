@@ -1,0 +1,40 @@
+"""Pretrain a config's audio encoder as a classifier of single-source audio.
+
+Used by the main job to give the tiny HTSAT of the synthetic configs the role
+AudioSet pretraining plays for the real HTSAT (see
+ddavs_mm/apis/audio_encoder_pretrain.py). Example::
+
+    python tools/pretrain_audio_encoder.py configs/ddavs_tiny_synthetic_ms3.py \
+        --source synthetic --data-root data/synthetic/ms3 \
+        --out work_dirs/main_job/tiny_htsat_synthetic.pth
+"""
+import argparse
+import json
+
+from ddavs_mm.apis.audio_encoder_pretrain import pretrain_audio_encoder
+from ddavs_mm.utils import register_all_modules
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('config')
+    p.add_argument('--source', default='synthetic',
+                   choices=('s4', 'avss', 'vpo', 'synthetic'))
+    p.add_argument('--data-root', required=True)
+    p.add_argument('--split', default='train')
+    p.add_argument('--out', required=True)
+    p.add_argument('--epochs', type=int, default=20)
+    p.add_argument('--batch-size', type=int, default=64)
+    p.add_argument('--lr', type=float, default=3e-3)
+    p.add_argument('--seed', type=int, default=0)
+    a = p.parse_args(argv)
+    register_all_modules()
+    res = pretrain_audio_encoder(
+        a.config, a.source, a.data_root, a.out, split=a.split,
+        epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed)
+    res.pop('losses')
+    print(json.dumps(res, indent=1))
+
+
+if __name__ == '__main__':
+    main()
