@@ -19,7 +19,7 @@ from ddavs_mm.apis import (centered_audio_segments, clip_timestamps,
 av = pytest.importorskip('av')
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY_CFG = osp.join(ROOT, 'configs', 'ddavs_tiny_synthetic_ms3.py')
+TINY_CFG = osp.join(ROOT, 'tests', 'data', 'ddavs_tiny_synthetic_ms3_nobank.py')
 
 
 def _load_script(rel_path: str, name: str):

@@ -143,7 +143,7 @@ def test_aqm_gradients_skip_bank():
 # ---------------------------------------------------------------- COM
 def test_infonce_hand_computed():
     head = ContrastiveHead(in_channels=2, num_layers=0, temperature=0.5,
-                           loss_weight=2.0)
+                           loss_weight=2.0, negatives='slots')
     q = torch.tensor([[[1., 0.], [0., 3.]]])           # z = e1, e2
     q_aug = torch.tensor([[[2., 0.], [0.6, 0.8]]])     # z' = e1, (.6, .8)
     # s = [[1, .6], [0, .8]] / tau
@@ -158,6 +158,23 @@ def test_infonce_hand_computed():
     assert out2['loss_con'].item() == pytest.approx(expected, rel=1e-5)
     with pytest.raises(ValueError):
         head.loss(q, q_aug[:, :1])
+
+
+def test_infonce_batch_negatives_hand_computed():
+    head = ContrastiveHead(in_channels=2, num_layers=0, temperature=0.5,
+                           loss_weight=1.0, negatives='batch')
+    # two samples of one query each: with slot negatives the loss would be 0
+    q = torch.tensor([[[1., 0.]], [[0., 1.]]])
+    q_aug = torch.tensor([[[0.6, 0.8]], [[0., 1.]]])
+    # s = [[.6, 0], [.8, 1]] / tau over the 2 candidates of the batch
+    l1 = -math.log(math.exp(1.2) / (math.exp(1.2) + math.exp(0.0)))
+    l2 = -math.log(math.exp(2.0) / (math.exp(1.6) + math.exp(2.0)))
+    out = head.loss(q, q_aug)['loss_con'].item()
+    assert out == pytest.approx((l1 + l2) / 2, rel=1e-5)
+    slots = ContrastiveHead(in_channels=2, num_layers=0, negatives='slots')
+    assert slots.loss(q, q_aug)['loss_con'].item() == pytest.approx(0.0)
+    with pytest.raises(ValueError, match='negatives'):
+        ContrastiveHead(in_channels=2, negatives='all')
 
 
 def test_contrastive_projector_grad():

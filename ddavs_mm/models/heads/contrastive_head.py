@@ -7,9 +7,16 @@ s_ij = z_i · z'_j the loss per sample is
 
     L_con = -(1/n) Σ_i log( exp(s_ii/τ) / Σ_j exp(s_ij/τ) ),
 
-averaged over the samples (frames) of the batch. The negatives are the other
-query slots of the same sample (not other samples). With n = 1 the loss is
-identically 0 (one candidate only).
+averaged over the samples (frames) of the batch.
+
+``negatives='slots'`` is Eq. 6 literally: the negatives of z_i are the other
+query slots z'_j of the same sample. Because the learned query embeddings
+alone already tell the slots apart, this loss is close to 0 from the start
+and barely depends on the audio (with n = 1 it is identically 0).
+``negatives='batch'`` (the default) also uses every query of every other
+sample (frame) in the batch as a negative — "the other audio semantics
+derived from the clean and augmented audio inputs" (Sec. 1) — so slot i must
+encode *its* audio to find its positive among N·n candidates.
 """
 from typing import Dict, Optional
 
@@ -35,6 +42,8 @@ class ContrastiveHead(BaseModule):
         temperature (float): τ. Defaults to 0.07.
         loss_weight (float): λ_con. Defaults to 0.1.
         loss_name (str): Defaults to ``'loss_con'``.
+        negatives (str): ``'batch'`` (default) or ``'slots'``; see the
+            module docstring.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -46,8 +55,13 @@ class ContrastiveHead(BaseModule):
                  temperature: float = 0.07,
                  loss_weight: float = 0.1,
                  loss_name: str = 'loss_con',
+                 negatives: str = 'batch',
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        if negatives not in ('batch', 'slots'):
+            raise ValueError(
+                f"negatives must be 'batch' or 'slots', got {negatives!r}")
+        self.negatives = negatives
         if temperature <= 0:
             raise ValueError(f'temperature must be > 0, got {temperature}')
         hidden_channels = hidden_channels or in_channels
@@ -69,7 +83,16 @@ class ContrastiveHead(BaseModule):
         return F.normalize(self.projector(queries), dim=-1)
 
     def info_nce(self, z: torch.Tensor, z_aug: torch.Tensor) -> torch.Tensor:
-        """Eq. 6 on normalised embeddings ``[N, n, c]``, mean over N."""
+        """InfoNCE on normalised embeddings ``[N, n, c]``, mean over N·n.
+
+        With ``negatives='batch'`` the candidates of each z_i are all N·n
+        augmented queries of the batch; with ``'slots'`` the n of its sample.
+        """
+        if self.negatives == 'batch':
+            flat, flat_aug = z.flatten(0, 1), z_aug.flatten(0, 1)  # [N*n, c]
+            sim = flat @ flat_aug.t() / self.temperature
+            target = torch.arange(sim.shape[0], device=sim.device)
+            return F.cross_entropy(sim.float(), target)
         sim = z @ z_aug.transpose(1, 2) / self.temperature  # [N, n, n]
         n = sim.shape[-1]
         target = torch.arange(n, device=sim.device).expand(sim.shape[0], n)

@@ -1,0 +1,5 @@
+# The tiny synthetic MS3 config without the main job's artefacts (pretrained
+# tiny HTSAT, prototype bank): random weights, no bank. For tests only.
+_base_ = ['../../configs/ddavs_tiny_synthetic_ms3.py']
+model = dict(
+    audio_encoder=dict(pretrained=None), audio_query=dict(bank=None))
