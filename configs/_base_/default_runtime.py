@@ -30,7 +30,10 @@ load_from = None
 resume = False
 randomness = dict(seed=0, deterministic=False)
 
-# DDP that also runs on CPU (gloo) for tools/dist_train.sh without a GPU
-model_wrapper_cfg = dict(type='DeviceAwareDistributedDataParallel')
+# DDP that also runs on CPU (gloo) for tools/dist_train.sh without a GPU.
+# find_unused_parameters: the query stream of the last alignment block and
+# the contrastive head (when a batch has no augmented audio) get no gradient.
+model_wrapper_cfg = dict(
+    type='DeviceAwareDistributedDataParallel', find_unused_parameters=True)
 # generator states travel with checkpoints so a resumed run continues exactly
 custom_hooks = [dict(type='RNGStateHook')]

@@ -1,5 +1,6 @@
 from .avsbench_object import AVSBenchMS3Dataset, AVSBenchS4Dataset
 from .avsbench_semantic import AVSBenchSemanticDataset, load_label2idx
+from .audio_intervention_dataset import AudioInterventionDataset
 from .base_avs_dataset import BaseAVSDataset, voc_palette
 from .metadata import (VPO_SPLIT_MAP, AVSSRow, MS3Row, S4Row, VPORow,
                        read_avss_csv, read_ms3_csv, read_s4_csv, read_vpo_csv)
@@ -12,6 +13,6 @@ __all__ = [
     'BaseAVSDataset', 'VPODataset', 'S4Row', 'MS3Row', 'AVSSRow', 'VPORow',
     'read_s4_csv', 'read_ms3_csv', 'read_avss_csv', 'read_vpo_csv',
     'VPO_SPLIT_MAP', 'VPO_CLASSES', 'VPO_COCO_IDS', 'voc_palette',
-    'load_label2idx'
+    'load_label2idx', 'AudioInterventionDataset'
 ]
 __all__ += transforms.__all__
