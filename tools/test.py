@@ -5,56 +5,36 @@ Examples:
     bash tools/dist_test.sh CONFIG CHECKPOINT 8 --out results.pkl
 """
 import argparse
-import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 from ddavs_mm.engine import init_cpu_distributed
 from ddavs_mm.utils import register_all_modules
+from ddavs_mm.utils.tool_args import (add_common_args, add_work_dir_arg,
+                                      load_tool_cfg, parse_tool_args)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test a DDAVS-MM segmentor')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='the dir to save logs and results')
+    add_work_dir_arg(parser, 'logs and results')
     parser.add_argument(
         '--out', help='dump the evaluation results (metrics) to this file')
     parser.add_argument(
         '--show-dir',
         help='directory where overlay images of the predictions are saved')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. test_dataloader.batch_size=1')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_args(parser, 'test_dataloader.batch_size=1')
+    return parse_tool_args(parser)
 
 
 def build_cfg(args: argparse.Namespace) -> Config:
     """Merge the command line into the config."""
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint file not found: {args.checkpoint}')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_cfg(args)
     cfg.load_from = args.checkpoint
     if args.show_dir is not None:
         hooks = cfg.default_hooks

@@ -2,62 +2,11 @@
 # every split. data_root holds ms3_meta_data.csv and ms3_data/{visual_frames,
 # gt_masks,audio_wav}/ as in the AVSBench release ("Multi-sources" folder);
 # frames are ms3_data/visual_frames/{vid}/{vid}.mp4_{k}.png.
+# Pipelines, loaders and JFMetric('avsbench') as in avsbench_s4.py.
+_base_ = ['./avsbench_s4.py']
+
 dataset_type = 'AVSBenchMS3Dataset'
 data_root = 'data/AVSBench/Multi-sources'
-crop_size = (224, 224)  # (w, h)
-wav_sample_rate = 32000  # HTSAT's native rate
-audio_segment_seconds = 1.0  # one 1-s segment per frame
-
-train_pipeline = [
-    dict(type='LoadClipFrames'),
-    dict(type='LoadClipMasks'),
-    dict(type='LoadAudio', sample_rate=wav_sample_rate,
-         segment_seconds=audio_segment_seconds),
-    dict(type='ClipResize', scale=crop_size),
-    dict(type='ClipRandomFlip', prob=0.5),
-    dict(type='WaveformAugment'),
-    dict(type='PackAVSInputs'),
-]
-test_pipeline = [
-    dict(type='LoadClipFrames'),
-    dict(type='LoadClipMasks'),
-    dict(type='LoadAudio', sample_rate=wav_sample_rate,
-         segment_seconds=audio_segment_seconds),
-    dict(type='ClipResize', scale=crop_size),
-    dict(type='PackAVSInputs'),
-]
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        pipeline=train_pipeline))
-# 4 clips per batch = the official TPAVI test grouping (20 frames).
-val_dataloader = dict(
-    batch_size=4,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='val',
-        test_mode=True,
-        pipeline=test_pipeline))
-test_dataloader = dict(
-    batch_size=4,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        test_mode=True,
-        pipeline=test_pipeline))
-val_evaluator = dict(type='JFMetric', mode='avsbench')
-test_evaluator = val_evaluator
+train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
+test_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))

@@ -5,72 +5,10 @@
 # and the VGGSound wavs in {data_root}/{vpo_audio_dir}/{vgg_file}.wav.
 # VPO has no separate validation set: the CSV's `val` rows serve as both
 # our val and test split (as in CAVP).
-dataset_type = 'VPODataset'
-vpo_subset = 'ms'
-data_root = 'data/VPO'
-vpo_audio_dir = 'audios'
-crop_size = (224, 224)  # (w, h)
-wav_sample_rate = 32000  # HTSAT's native rate
-audio_segment_seconds = 3.0  # one frame, 3 s of audio
+# Everything else (pipelines, loaders, JFMetric 'vpo') as in vpo_ss.py.
+_base_ = ['./vpo_ss.py']
 
-train_pipeline = [
-    dict(type='LoadClipFrames'),
-    dict(type='LoadClipMasks'),
-    dict(type='LoadAudio', sample_rate=wav_sample_rate,
-         segment_seconds=audio_segment_seconds),
-    dict(type='ClipResize', scale=crop_size),
-    dict(type='ClipRandomFlip', prob=0.5),
-    dict(type='WaveformAugment'),
-    dict(type='PackAVSInputs'),
-]
-test_pipeline = [
-    dict(type='LoadClipFrames'),
-    dict(type='LoadClipMasks'),
-    dict(type='LoadAudio', sample_rate=wav_sample_rate,
-         segment_seconds=audio_segment_seconds),
-    dict(type='ClipResize', scale=crop_size),
-    dict(type='PackAVSInputs'),
-]
-train_dataloader = dict(
-    batch_size=16,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        subset=vpo_subset,
-        data_root=data_root,
-        audio_dir=vpo_audio_dir,
-        audio_seconds=audio_segment_seconds,
-        split='train',
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=8,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        subset=vpo_subset,
-        data_root=data_root,
-        audio_dir=vpo_audio_dir,
-        audio_seconds=audio_segment_seconds,
-        split='val',
-        test_mode=True,
-        pipeline=test_pipeline))
-test_dataloader = dict(
-    batch_size=8,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        subset=vpo_subset,
-        data_root=data_root,
-        audio_dir=vpo_audio_dir,
-        audio_seconds=audio_segment_seconds,
-        split='test',
-        test_mode=True,
-        pipeline=test_pipeline))
-val_evaluator = dict(type='JFMetric', mode='vpo')
-test_evaluator = val_evaluator
+vpo_subset = 'ms'
+train_dataloader = dict(dataset=dict(subset=vpo_subset))
+val_dataloader = dict(dataset=dict(subset=vpo_subset))
+test_dataloader = dict(dataset=dict(subset=vpo_subset))

@@ -3,7 +3,7 @@ import torch
 import torch.nn as nn
 
 from ddavs_mm.registry import MODELS
-from .utils import check_logits_target, probs_and_onehot, reduce_per_class
+from .utils import soft_overlap_loss
 
 
 @MODELS.register_module()
@@ -41,15 +41,8 @@ class AVSIoULoss(nn.Module):
     def forward(self, logits: torch.Tensor,
                 target: torch.Tensor) -> torch.Tensor:
         """Args: logits ``[N, K, H, W]``, target ``[N, H, W]`` int64."""
-        check_logits_target(logits, target, type(self).__name__)
-        p, y, valid = probs_and_onehot(logits, target, self.ignore_index)
-        p, y = p * valid, y * valid
-        inter = (p * y).sum(-1)
-        union = p.sum(-1) + y.sum(-1) - inter
-        per_class = 1 - (inter + self.eps) / (union + self.eps)  # [N, K]
-        if logits.shape[1] == 1:
-            loss = per_class.mean()
-        else:
-            loss = reduce_per_class(per_class, y.sum(-1) > 0,
-                                    self.class_reduction)
-        return self.loss_weight * loss
+        return self.loss_weight * soft_overlap_loss(
+            logits, target,
+            lambda inter, p_sum, y_sum: 1 - (inter + self.eps) /
+            (p_sum + y_sum - inter + self.eps),
+            self.ignore_index, self.class_reduction, type(self).__name__)

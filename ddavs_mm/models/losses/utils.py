@@ -5,7 +5,7 @@ Every loss takes raw logits ``[N, K, H, W]`` and an int64 target
 means class ids read through a softmax. Pixels equal to ``ignore_index``
 (255 by default) never count.
 """
-from typing import Tuple
+from typing import Callable, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -78,3 +78,40 @@ def reduce_per_class(per_class: torch.Tensor, present: torch.Tensor,
         return per_class.sum() * 0.
     per_frame = (per_class * weight).sum(1)[frames] / weight.sum(1)[frames]
     return per_frame.mean()
+
+
+def soft_overlap_loss(
+        logits: torch.Tensor, target: torch.Tensor,
+        per_class_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
+                               torch.Tensor],
+        ignore_index: int, class_reduction: str, name: str) -> torch.Tensor:
+    """Shared body of the soft region losses (Dice, IoU), unweighted.
+
+    Checks the shapes, turns logits into probabilities ``p`` and the target
+    into one-hot ``y`` (:func:`probs_and_onehot`), drops ignored pixels,
+    sums over each frame's pixels and hands ``inter = Σ p y``, ``Σ p`` and
+    ``Σ y`` (each ``[N, K]``) to ``per_class_fn``, which returns the
+    ``[N, K]`` per-frame, per-class loss. One channel: the mean over frames;
+    K channels: :func:`reduce_per_class` with the classes present in each
+    frame's target.
+
+    Args:
+        logits (Tensor): ``[N, K, H, W]``.
+        target (Tensor): ``[N, H, W]`` int64.
+        per_class_fn (callable): ``(inter, p_sum, y_sum) -> [N, K]``.
+        ignore_index (int): label that is never counted.
+        class_reduction (str): 'present' or 'all' (K > 1 only).
+        name (str): the loss's name for error messages.
+
+    Returns:
+        Tensor: scalar loss (before the loss weight).
+    """
+    check_logits_target(logits, target, name)
+    p, y, valid = probs_and_onehot(logits, target, ignore_index)
+    p, y = p * valid, y * valid
+    inter = (p * y).sum(-1)
+    y_sum = y.sum(-1)
+    per_class = per_class_fn(inter, p.sum(-1), y_sum)  # [N, K]
+    if logits.shape[1] == 1:
+        return per_class.mean()
+    return reduce_per_class(per_class, y_sum > 0, class_reduction)

@@ -1,65 +1,7 @@
 # Data, schedule and runtime shared by the audio-aware mmseg examples: the
 # synthetic MS3 data set (64x64 frames, 16 kHz audio, 5 frames per clip) and a
-# short AdamW schedule, on top of the repository's own base files. Generate
-# the data first, e.g.
+# short AdamW schedule -- the repository's tiny smoke base, unchanged (see
+# configs/_base_/synthetic_tiny.py). Generate the data first, e.g.
 #   python tools/dataset_converters/make_synthetic_avs.py --preset ms3 \
 #       --out data/synthetic/ms3 --size 64
-_base_ = [
-    '../../../../configs/_base_/datasets/avsbench_ms3.py',
-    '../../../../configs/_base_/schedules/schedule_ddavs.py',
-    '../../../../configs/_base_/default_runtime.py'
-]
-default_scope = 'ddavs_mm'
-
-data_root = 'data/synthetic/ms3'
-crop_size = (64, 64)  # (w, h)
-wav_sample_rate = 16000  # must match model.audio_encoder.frontend
-
-train_pipeline = [
-    dict(type='LoadClipFrames'),
-    dict(type='LoadClipMasks', mask_mode='binary'),
-    dict(type='LoadAudio', sample_rate=wav_sample_rate),
-    dict(type='ClipResize', scale=crop_size),
-    dict(type='ClipRandomFlip', prob=0.5),
-    dict(type='WaveformAugment'),
-    dict(type='PackAVSInputs'),
-]
-test_pipeline = [
-    dict(type='LoadClipFrames'),
-    dict(type='LoadClipMasks', mask_mode='binary'),
-    dict(type='LoadAudio', sample_rate=wav_sample_rate),
-    dict(type='ClipResize', scale=crop_size),
-    dict(type='PackAVSInputs'),
-]
-train_dataloader = dict(
-    batch_size=2,
-    num_workers=0,
-    persistent_workers=False,
-    dataset=dict(data_root=data_root, mask_mode='binary',
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=0,
-    persistent_workers=False,
-    dataset=dict(data_root=data_root, mask_mode='binary',
-                 pipeline=test_pipeline))
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=0,
-    persistent_workers=False,
-    dataset=dict(data_root=data_root, mask_mode='binary',
-                 pipeline=test_pipeline))
-
-max_epochs = 2
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs,
-                 val_interval=1)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=1, eta_min=1e-6, by_epoch=True,
-         begin=1, end=max_epochs, convert_to_iter_based=True),
-]
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
-default_hooks = dict(logger=dict(interval=1),
-                     checkpoint=dict(save_best=None, max_keep_ckpts=1))
-env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
+_base_ = ['../../../../configs/_base_/synthetic_tiny.py']
