@@ -30,7 +30,7 @@ DATA_ROOT = 'data/synthetic/ms3'
 ENCODER_CKPT = 'data/synthetic/pretrained/tiny_htsat_ms3.pth'
 BANK = 'data/banks/synthetic_ms3_tiny_k5.pt'
 DATA_ARGS = ['--preset', 'ms3', '--seed', '0', '--num-train', '400',
-             '--num-val', '40', '--num-test', '100', '--size', '96',
+             '--num-val', '40', '--num-test', '100', '--size', '128',
              '--workers', '2']
 
 
