@@ -42,9 +42,11 @@ test_pipeline = [
     dict(type='PackAVSInputs'),
 ]
 # one loader worker overlaps data loading (incl. the pedalboard chain) with
-# the training step without starving the 2-core machine
+# the training step without starving the 2-core machine; re-created each
+# epoch and seeded from the main generator, so --resume continues exactly
 train_dataloader = dict(
-    batch_size=4, num_workers=1, persistent_workers=True,
+    batch_size=4, num_workers=1, persistent_workers=False,
+    worker_init_fn=dict(type='epoch_varying_worker_init_fn'),
     dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -65,7 +65,8 @@ def test_train_checkpoint_test_round_trip(data_root, tmp_path):
     with open(out, 'rb') as f:
         dumped = pickle.load(f)
     assert len(dumped) == 2  # one prediction per test clip
-    assert dumped[0]['pred_masks'].shape == (5, 64, 64)
+    # 64x64 data resized by the config's test pipeline to its frame size
+    assert dumped[0]['pred_masks'].shape == (5, 128, 128)
     pngs = [p for p in os.listdir(tmp_path / 'vis') if p.endswith('.png')]
     assert len(pngs) == 2
 

@@ -191,3 +191,18 @@ def test_hook_validation_goes_to_backends_and_draw_false(tmp_path):
     assert not osp.exists(tmp_path / 't' / 'o')
     with pytest.raises(ValueError, match='interval'):
         AVSVisualizationHook(interval=0)
+
+
+def test_outline_marks_exactly_the_mask_boundary():
+    frames = np.zeros((1, 6, 6, 3), np.uint8)
+    masks = np.zeros((1, 6, 6), np.int64)
+    masks[0, 1:5, 1:5] = 1  # a 4x4 square: 12 boundary + 4 interior pixels
+    img = draw_clip_overlay(frames, masks, [[0, 0, 0], [0, 0, 200]],
+                            alpha=1.0, gap=0, outline=True)
+    white = (img == 255).all(-1)
+    expect = np.zeros((6, 6), bool)
+    expect[1:5, 1:5] = True
+    expect[2:4, 2:4] = False
+    assert np.array_equal(white, expect)
+    assert (img[2:4, 2:4] == [0, 0, 200]).all()  # interior keeps its colour
+    assert (img[0] == 0).all()  # background untouched

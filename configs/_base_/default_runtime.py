@@ -22,7 +22,7 @@ default_hooks = dict(
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
     type='AVSLocalVisualizer', vis_backends=vis_backends, name='visualizer',
-    alpha=0.5)
+    alpha=0.5, outline=True)
 
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 log_level = 'INFO'

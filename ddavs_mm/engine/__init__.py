@@ -1,7 +1,9 @@
 from .dist import DeviceAwareDistributedDataParallel, init_cpu_distributed
+from .worker_init import epoch_varying_worker_init_fn
 from .hooks import AVSVisualizationHook, RNGStateHook
 
 __all__ = [
     'DeviceAwareDistributedDataParallel', 'init_cpu_distributed',
-    'RNGStateHook', 'AVSVisualizationHook'
+    'RNGStateHook', 'AVSVisualizationHook',
+    'epoch_varying_worker_init_fn'
 ]

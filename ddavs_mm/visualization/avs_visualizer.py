@@ -53,18 +53,29 @@ def _resize_masks(masks: np.ndarray, size: Sequence[int]) -> np.ndarray:
     ]).astype(masks.dtype)
 
 
+def _mask_boundary(fg: np.ndarray) -> np.ndarray:
+    """Pixels of ``fg`` [T, H, W] with a 4-neighbour outside it."""
+    pad = np.pad(fg, ((0, 0), (1, 1), (1, 1)), constant_values=False)
+    interior = (pad[:, :-2, 1:-1] & pad[:, 2:, 1:-1] & pad[:, 1:-1, :-2]
+                & pad[:, 1:-1, 2:])
+    return fg & ~interior
+
+
 def draw_clip_overlay(frames: ArrayLike,
                       masks: Optional[ArrayLike] = None,
                       palette: Optional[Sequence[Sequence[int]]] = None,
                       alpha: float = 0.5,
                       gap: int = 2,
                       ignore_index: int = 255,
-                      gap_value: int = 255) -> np.ndarray:
+                      gap_value: int = 255,
+                      outline: bool = False) -> np.ndarray:
     """Draw a clip's frames side by side with a coloured mask overlay.
 
     A pixel with mask value ``v`` (``0 < v``, ``v != ignore_index``) is
     blended as ``(1 - alpha) * frame + alpha * palette[v]``; background (0)
-    and ignored pixels keep the frame colour.
+    and ignored pixels keep the frame colour. With ``outline`` the mask
+    boundaries are drawn white, so a mask stays visible on an object of its
+    own colour.
 
     Args:
         frames (ndarray | Tensor): uint8 ``[T, H, W, 3]`` RGB (``[T, 3, H,
@@ -76,6 +87,7 @@ def draw_clip_overlay(frames: ArrayLike,
             (background) is unused. Defaults to black / red (binary).
         alpha (float): overlay opacity in ``[0, 1]``.
         gap (int): pixels between frames.
+        outline (bool): draw mask boundaries in white. Defaults to False.
         ignore_index (int): mask value that is not drawn.
         gap_value (int): grey level of the gaps.
 
@@ -105,6 +117,8 @@ def draw_clip_overlay(frames: ArrayLike,
         colour = pal[np.where(fg, m, 0)]
         out = np.where(fg[..., None], (1 - alpha) * out + alpha * colour,
                        out)
+        if outline:
+            out[_mask_boundary(fg)] = 255.0
     out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     if t == 1 or gap <= 0:
         return np.ascontiguousarray(np.concatenate(list(out), axis=1))
@@ -136,6 +150,7 @@ class AVSLocalVisualizer(Visualizer):
         alpha (float): overlay opacity. Defaults to 0.5.
         binary_color (Sequence[int]): RGB colour of binary foreground.
         gap (int): pixels between frames and between rows.
+        outline (bool): draw mask boundaries in white. Defaults to False.
         draw_padded (bool): also draw padded frames (``frame_flags`` False,
             e.g. AVSS v1s frames 5-9). Defaults to False.
         dataset_meta (dict, optional): ``classes`` / ``palette``.
@@ -152,12 +167,14 @@ class AVSLocalVisualizer(Visualizer):
                  gap: int = 2,
                  draw_padded: bool = False,
                  dataset_meta: Optional[dict] = None,
+                 outline: bool = False,
                  **kwargs) -> None:
         super().__init__(name=name, image=image, vis_backends=vis_backends,
                          save_dir=save_dir, **kwargs)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f'alpha must be in [0, 1], got {alpha}')
         self.alpha = float(alpha)
+        self.outline = bool(outline)
         self.binary_color = tuple(int(c) for c in binary_color)
         self.gap = int(gap)
         self.draw_padded = draw_padded
@@ -221,7 +238,7 @@ class AVSLocalVisualizer(Visualizer):
                                  'frames')
             rows.append(
                 draw_clip_overlay(f[keep], m[keep], pal, self.alpha,
-                                  self.gap))
+                                  self.gap, outline=self.outline))
         if not rows:
             rows.append(draw_clip_overlay(f[keep], None, gap=self.gap))
         if len(rows) == 1 or self.gap <= 0:

@@ -33,7 +33,9 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=16,
     num_workers=4,
-    persistent_workers=True,
+    persistent_workers=False,
+    # new augmentation draws every epoch, identical after --resume
+    worker_init_fn=dict(type='epoch_varying_worker_init_fn'),
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
