@@ -1,13 +1,12 @@
 """Soft Dice loss of DDAVS (appendix F, Eq. 14)."""
 import torch
-import torch.nn as nn
 
 from ddavs_mm.registry import MODELS
-from .utils import soft_overlap_loss
+from .soft_overlap_loss import SoftOverlapLoss
 
 
 @MODELS.register_module()
-class AVSDiceLoss(nn.Module):
+class AVSDiceLoss(SoftOverlapLoss):
     """``1 - (2 Σ p y + ε) / (Σ p + Σ y + ε)`` per frame (and class).
 
     Binary (one channel): p = sigmoid(logit), one Dice per frame, averaged
@@ -30,22 +29,9 @@ class AVSDiceLoss(nn.Module):
                  ignore_index: int = 255,
                  class_reduction: str = 'present',
                  loss_name: str = 'loss_dice'):
-        super().__init__()
-        self.loss_weight = loss_weight
-        self.eps = eps
-        self.ignore_index = ignore_index
-        self.class_reduction = class_reduction
-        self._loss_name = loss_name
+        super().__init__(loss_weight, eps, ignore_index, class_reduction,
+                         loss_name)
 
-    @property
-    def loss_name(self) -> str:
-        return self._loss_name
-
-    def forward(self, logits: torch.Tensor,
-                target: torch.Tensor) -> torch.Tensor:
-        """Args: logits ``[N, K, H, W]``, target ``[N, H, W]`` int64."""
-        return self.loss_weight * soft_overlap_loss(
-            logits, target,
-            lambda inter, p_sum, y_sum: 1 - (2 * inter + self.eps) /
-            (p_sum + y_sum + self.eps),
-            self.ignore_index, self.class_reduction, type(self).__name__)
+    def overlap_loss(self, inter: torch.Tensor, p_sum: torch.Tensor,
+                     y_sum: torch.Tensor) -> torch.Tensor:
+        return 1 - (2 * inter + self.eps) / (p_sum + y_sum + self.eps)

@@ -1,13 +1,12 @@
 """Soft IoU (Jaccard) loss of DDAVS (appendix F, Eq. 15)."""
 import torch
-import torch.nn as nn
 
 from ddavs_mm.registry import MODELS
-from .utils import soft_overlap_loss
+from .soft_overlap_loss import SoftOverlapLoss
 
 
 @MODELS.register_module()
-class AVSIoULoss(nn.Module):
+class AVSIoULoss(SoftOverlapLoss):
     """``1 - (Σ p y + ε) / (Σ p + Σ y - Σ p y + ε)`` per frame (and class).
 
     Same conventions as :class:`AVSDiceLoss` (sigmoid for one channel,
@@ -27,22 +26,9 @@ class AVSIoULoss(nn.Module):
                  ignore_index: int = 255,
                  class_reduction: str = 'present',
                  loss_name: str = 'loss_iou'):
-        super().__init__()
-        self.loss_weight = loss_weight
-        self.eps = eps
-        self.ignore_index = ignore_index
-        self.class_reduction = class_reduction
-        self._loss_name = loss_name
+        super().__init__(loss_weight, eps, ignore_index, class_reduction,
+                         loss_name)
 
-    @property
-    def loss_name(self) -> str:
-        return self._loss_name
-
-    def forward(self, logits: torch.Tensor,
-                target: torch.Tensor) -> torch.Tensor:
-        """Args: logits ``[N, K, H, W]``, target ``[N, H, W]`` int64."""
-        return self.loss_weight * soft_overlap_loss(
-            logits, target,
-            lambda inter, p_sum, y_sum: 1 - (inter + self.eps) /
-            (p_sum + y_sum - inter + self.eps),
-            self.ignore_index, self.class_reduction, type(self).__name__)
+    def overlap_loss(self, inter: torch.Tensor, p_sum: torch.Tensor,
+                     y_sum: torch.Tensor) -> torch.Tensor:
+        return 1 - (inter + self.eps) / (p_sum + y_sum - inter + self.eps)
