@@ -84,9 +84,6 @@ class DDAVS(BaseModel):
                  test_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if isinstance(data_preprocessor, dict):
-            # make sure AVSDataPreprocessor is registered even when
-            # ddavs_mm.models does not import it
-            from .. import data_preprocessor as _dp  # noqa: F401
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
