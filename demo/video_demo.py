@@ -86,18 +86,9 @@ def _save_mask(path: str, mask: np.ndarray, binary: bool,
 
 
 def _progress(total: Optional[int], disable: bool):
-    try:
-        from tqdm import tqdm
-        return tqdm(total=total, unit='frame', disable=disable,
-                    desc='segmenting')
-    except ImportError:  # pragma: no cover
-        class _Null:
-            def update(self, n):
-                pass
-
-            def close(self):
-                pass
-        return _Null()
+    from tqdm import tqdm
+    return tqdm(total=total, unit='frame', disable=disable,
+                desc='segmenting')
 
 
 def run_demo(args: argparse.Namespace) -> dict:

@@ -13,10 +13,7 @@ from ddavs_mm.evaluation.functional import (avsbench_fscore,
                                             vpo_miou_fscore)
 from ddavs_mm.registry import METRICS
 
-try:
-    from ddavs_mm.structures import AVSDataSample
-except ImportError:  # pragma: no cover - fall back to the base element
-    AVSDataSample = BaseDataElement
+from ddavs_mm.structures import AVSDataSample
 
 
 def make_sample(sample_idx, logits, gts, mask_flags=None, frame_flags=None):

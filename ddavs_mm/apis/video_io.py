@@ -12,17 +12,8 @@ import os.path as osp
 from fractions import Fraction
 from typing import Iterator, List, Optional, Sequence, Tuple
 
+import av
 import numpy as np
-
-try:
-    import av
-except ImportError:  # pragma: no cover - av is a hard requirement of demos
-    av = None
-
-
-def _require_av():
-    if av is None:  # pragma: no cover
-        raise ImportError('PyAV is required for video I/O: pip install av')
 
 
 def _check_file(path: str) -> str:
@@ -34,7 +25,6 @@ def _check_file(path: str) -> str:
 
 def _open(path: str):
     """Open ``path`` with PyAV, turning FFmpeg errors into clear ones."""
-    _require_av()
     path = _check_file(path)
     try:
         return av.open(path)
@@ -255,7 +245,6 @@ def read_audio(path: str,
 
 def _pick_video_codec(preferred: Sequence[str] = ('libx264', 'h264',
                                                    'mpeg4')) -> str:
-    _require_av()
     for name in preferred:
         try:
             av.codec.Codec(name, 'w')
@@ -341,7 +330,6 @@ class OverlayVideoWriter:
                  audio: Optional[np.ndarray] = None,
                  audio_rate: Optional[int] = None,
                  codec: Optional[str] = None):
-        _require_av()
         self.path = os.fspath(path)
         os.makedirs(osp.dirname(osp.abspath(self.path)), exist_ok=True)
         self.rate = Fraction(fps).limit_denominator(1001)

@@ -12,7 +12,7 @@ A model that segments the sounding objects must score clearly lower under
 both than on the clean data.
 """
 import copy
-from typing import List, Union
+from typing import Union
 
 import numpy as np
 
@@ -94,6 +94,3 @@ class AudioInterventionDataset:
 
     def full_init(self) -> None:
         self.dataset.full_init()
-
-    def get_subset_indices(self) -> List[int]:  # pragma: no cover - API parity
-        return list(range(len(self)))
