@@ -54,7 +54,7 @@ test_dataloader = val_dataloader
 # The schedule is derived from max_epochs here; change it in a config that
 # inherits this one (not with --cfg-options train_cfg.max_epochs=..., which
 # would leave the cosine length behind).
-max_epochs = 10
+max_epochs = 12
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs,
                  val_interval=max_epochs)
 param_scheduler = [
