@@ -17,9 +17,11 @@ import soundfile as sf
 from ddavs_mm.datasets.synthetic import (CLASSES, INFO_FILE, SIZE_RATIO,
                                          generate_synthetic_avs, load_info,
                                          oracle_scores, render_clip,
+                                         object_role, role_coverage,
                                          sample_scene, size_bin_of,
-                                         size_factor, synth_sound,
-                                         tpavi_frame_iou, tpavi_miou,
+                                         size_factor, sounding_mask,
+                                         synth_sound, tpavi_frame_iou,
+                                         tpavi_miou, visible_mask,
                                          voc_palette, write_overlays)
 
 SIZE, SR = 64, 16000
@@ -370,3 +372,66 @@ def test_read_back_avss(avss_root):
                 if split == 'train' and d['subset'] == 'v1s':
                     assert d['mask_flags'] == [True] + [False] * 9
             assert subsets == {'v1s', 'v1m', 'v2'}
+
+
+def _role_predictions(root, split, pick):
+    """clip id -> per-frame masks chosen by ``pick(scene, imap, k)``."""
+    info = load_info(root)
+    out = {}
+    for rec in info['clips']:
+        if rec['split'] != split:
+            continue
+        scene = sample_scene(info['seed'], info['preset'], split,
+                             rec['index'], info['size'], info['frames'])
+        _, maps = render_clip(scene, info['seed'])
+        out[rec['clip_id']] = [pick(scene, m, k) for k, m in enumerate(maps)]
+    return out
+
+
+def test_role_coverage_hand_cases(ms3_root):
+    # exactly the sounding objects: 1 for them, 0 for every other role
+    res = role_coverage(ms3_root, 'test', _role_predictions(
+        ms3_root, 'test', lambda s, m, k: sounding_mask(s, m, k)))
+    assert {'sounding', 'silent_source', 'lookalike', 'distractor',
+            'background'} <= set(res)
+    assert res['sounding']['mean'] == 1.0
+    for role in ('silent_source', 'lookalike', 'distractor', 'background'):
+        assert res[role]['mean'] == 0.0, role
+    # every visible object (a model that only looks): 1 for every object
+    res = role_coverage(ms3_root, 'test', _role_predictions(
+        ms3_root, 'test', lambda s, m, k: visible_mask(m)))
+    assert all(res[r]['mean'] == 1.0 for r in res if r != 'background')
+    assert res['background']['mean'] == 0.0
+    # left half of every frame: background and objects hit in between
+    res_half = role_coverage(ms3_root, 'test', _role_predictions(
+        ms3_root, 'test',
+        lambda s, m, k: np.arange(m.shape[1])[None].repeat(m.shape[0], 0)
+        < m.shape[1] // 2))
+    assert 0.3 < res_half['background']['mean'] < 0.7
+    assert res_half['background']['count'] == 40 * 5
+
+
+def test_role_coverage_object_role_and_errors(ms3_root):
+    info = load_info(ms3_root)
+    scene = sample_scene(info['seed'], 'ms3', 'test', 0, info['size'],
+                         info['frames'])
+    for k in range(scene.num_frames):
+        for inst in scene.instances:
+            role = object_role(scene, inst.uid, k)
+            active = inst.uid in scene.sounding_instances(k)
+            assert (role == 'sounding') == active
+            if inst.role == 'sounding' and not active:
+                assert role == 'silent_source'
+            if inst.role != 'sounding':
+                assert role == inst.role
+    preds = _role_predictions(ms3_root, 'test',
+                              lambda s, m, k: np.zeros(m.shape, bool))
+    cid = sorted(preds)[0]
+    with pytest.raises(KeyError, match=cid):
+        role_coverage(ms3_root, 'test',
+                      {c: v for c, v in preds.items() if c != cid})
+    with pytest.raises(ValueError, match='4 predicted frames'):
+        role_coverage(ms3_root, 'test', dict(preds, **{cid: preds[cid][:4]}))
+    with pytest.raises(ValueError, match='prediction'):
+        role_coverage(ms3_root, 'test', dict(
+            preds, **{cid: [np.zeros((8, 8), bool)] * 5}))

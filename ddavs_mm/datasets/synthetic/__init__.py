@@ -13,6 +13,7 @@ from .oracle import (oracle_scores, tpavi_frame_iou, tpavi_miou,
                      visual_only_oracle_j)
 from .overlays import draw_clip_overlay, write_overlays
 from .render import render_clip, semantic_mask, sounding_mask, visible_mask
+from .role_coverage import ROLES, object_role, role_coverage
 from .scene import (AVSS_SUBSETS, PRESETS, SPLITS, ClipScene, Instance,
                     Source, clip_rngs, sample_scene)
 
@@ -24,5 +25,6 @@ __all__ = [
     'tpavi_miou', 'visual_only_oracle_j', 'draw_clip_overlay',
     'write_overlays', 'render_clip', 'semantic_mask', 'sounding_mask',
     'visible_mask', 'mix_clip', 'synth_sound', 'AVSS_SUBSETS', 'PRESETS',
-    'SPLITS', 'ClipScene', 'Instance', 'Source', 'clip_rngs', 'sample_scene'
+    'SPLITS', 'ClipScene', 'Instance', 'Source', 'clip_rngs', 'sample_scene',
+    'ROLES', 'object_role', 'role_coverage'
 ]
