@@ -5,7 +5,7 @@ import os
 import os.path as osp
 import shutil
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import cv2
 
@@ -158,3 +158,24 @@ def load_info(root: str) -> Dict:
                                 'synthetic AVS data set')
     with open(path) as f:
         return json.load(f)
+
+
+def iter_rendered_clips(info: Dict, split: str) -> Iterator[Tuple]:
+    """Re-render every clip of ``split`` from a data set's sidecar.
+
+    Args:
+        info (dict): the data set's ``synthetic_info.json`` (``load_info``).
+        split (str): 'train', 'val' or 'test'.
+
+    Yields:
+        tuple: ``(record, scene, maps)``: the clip's sidecar record, its
+        :class:`ClipScene` and its per-frame instance maps (int16 ``[H, W]``,
+        uid per pixel, -1 for background).
+    """
+    for rec in info['clips']:
+        if rec['split'] != split:
+            continue
+        scene = sample_scene(info['seed'], info['preset'], split,
+                             rec['index'], info['size'], info['frames'])
+        _, maps = render_clip(scene, info['seed'])
+        yield rec, scene, maps

@@ -10,9 +10,8 @@ from typing import Dict, Sequence
 import cv2
 import numpy as np
 
-from .generator import load_info
-from .render import render_clip, sounding_mask, visible_mask
-from .scene import sample_scene
+from .generator import iter_rendered_clips, load_info
+from .render import sounding_mask, visible_mask
 
 
 def tpavi_frame_iou(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -51,14 +50,8 @@ def oracle_scores(root: str, split: str = 'test') -> Dict[str, float]:
         dict: ``visual_only_j``, ``audio_oracle_j``, ``num_frames`` and
         ``empty_fraction`` (frames whose ground truth is empty).
     """
-    info = load_info(root)
     vis, aud, empty = [], [], 0
-    for rec in info['clips']:
-        if rec['split'] != split:
-            continue
-        scene = sample_scene(info['seed'], info['preset'], split, rec['index'],
-                             info['size'], info['frames'])
-        _, maps = render_clip(scene, info['seed'])
+    for rec, scene, maps in iter_rendered_clips(load_info(root), split):
         for k, rel in enumerate(rec['mask_paths']):
             if rel is None:
                 continue

@@ -21,9 +21,7 @@ from typing import Dict, Mapping, Sequence
 
 import numpy as np
 
-from .generator import load_info
-from .render import render_clip
-from .scene import sample_scene
+from .generator import iter_rendered_clips, load_info
 
 ROLES = ('sounding', 'silent_source', 'lookalike', 'distractor',
          'background')
@@ -58,18 +56,12 @@ def role_coverage(root: str, split: str,
         KeyError: a clip of the split has no prediction.
         ValueError: a prediction has the wrong number of frames or size.
     """
-    info = load_info(root)
     fractions = defaultdict(list)
-    for rec in info['clips']:
-        if rec['split'] != split:
-            continue
+    for rec, scene, maps in iter_rendered_clips(load_info(root), split):
         cid = rec['clip_id']
         if cid not in predictions:
             raise KeyError(f'no prediction for clip {cid} of split {split} '
                            f'({root})')
-        scene = sample_scene(info['seed'], info['preset'], split,
-                             rec['index'], info['size'], info['frames'])
-        _, maps = render_clip(scene, info['seed'])
         preds = predictions[cid]
         if len(preds) != len(maps):
             raise ValueError(f'clip {cid}: {len(preds)} predicted frames, '
