@@ -15,7 +15,8 @@ import pytest
 import soundfile as sf
 
 from ddavs_mm.datasets.synthetic import (CLASSES, INFO_FILE, SIZE_RATIO,
-                                         generate_synthetic_avs, load_info,
+                                         generate_synthetic_avs,
+                                         iter_rendered_clips, load_info,
                                          oracle_scores, render_clip,
                                          object_role, role_coverage,
                                          sample_scene, size_bin_of,
@@ -376,16 +377,9 @@ def test_read_back_avss(avss_root):
 
 def _role_predictions(root, split, pick):
     """clip id -> per-frame masks chosen by ``pick(scene, imap, k)``."""
-    info = load_info(root)
-    out = {}
-    for rec in info['clips']:
-        if rec['split'] != split:
-            continue
-        scene = sample_scene(info['seed'], info['preset'], split,
-                             rec['index'], info['size'], info['frames'])
-        _, maps = render_clip(scene, info['seed'])
-        out[rec['clip_id']] = [pick(scene, m, k) for k, m in enumerate(maps)]
-    return out
+    return {rec['clip_id']: [pick(scene, m, k) for k, m in enumerate(maps)]
+            for rec, scene, maps in iter_rendered_clips(load_info(root),
+                                                        split)}
 
 
 def test_role_coverage_hand_cases(ms3_root):

@@ -8,7 +8,8 @@ from .catalogue import (CLASS_NAMES, CLASSES, SIZE_BINS, SIZE_RATIO,
                         SoundSpec, SyntheticClass, catalogue_dict,
                         size_bin_of, size_factor, voc_palette)
 from .generator import (GENERATOR_VERSION, INFO_FILE, generate_clip,
-                        generate_synthetic_avs, load_info)
+                        generate_synthetic_avs, iter_rendered_clips,
+                        load_info)
 from .oracle import (oracle_scores, tpavi_frame_iou, tpavi_miou,
                      visual_only_oracle_j)
 from .overlays import draw_clip_overlay, write_overlays
@@ -21,7 +22,8 @@ __all__ = [
     'CLASSES', 'CLASS_NAMES', 'SIZE_BINS', 'SIZE_RATIO', 'SoundSpec',
     'SyntheticClass', 'catalogue_dict', 'size_bin_of', 'size_factor',
     'voc_palette', 'GENERATOR_VERSION', 'INFO_FILE', 'generate_clip',
-    'generate_synthetic_avs', 'load_info', 'oracle_scores', 'tpavi_frame_iou',
+    'generate_synthetic_avs', 'iter_rendered_clips', 'load_info',
+    'oracle_scores', 'tpavi_frame_iou',
     'tpavi_miou', 'visual_only_oracle_j', 'draw_clip_overlay',
     'write_overlays', 'render_clip', 'semantic_mask', 'sounding_mask',
     'visible_mask', 'mix_clip', 'synth_sound', 'AVSS_SUBSETS', 'PRESETS',
