@@ -131,7 +131,7 @@ def test_role_coverage_tool(data_root, tmp_path):
     torch.save({'state_dict': model.state_dict()}, ckpt)
     proc = run_tool([
         sys.executable, 'tools/analysis/synthetic_role_coverage.py', CFG,
-        ckpt, '--work-dir', str(tmp_path / 'rc'), '--cfg-options',
+        ckpt, '--cfg-options',
         *data_options(data_root)
     ])
     assert '| object role (test) |' in proc.stdout

@@ -10,28 +10,27 @@ as sounding (see ddavs_mm/datasets/synthetic/role_coverage.py). Example::
         work_dirs/main_job/train/epoch_12.pth --split test
 """
 import argparse
+import copy
 import json
 
 import cv2
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
+from ddavs_mm.apis import init_model
 from ddavs_mm.datasets.synthetic import load_info, role_coverage
-from ddavs_mm.utils import register_all_modules
 
 
-def collect_predictions(cfg: Config, checkpoint: str, size: int) -> dict:
+def collect_predictions(model: torch.nn.Module, dataloader_cfg: dict,
+                        size: int) -> dict:
     """clip id → list of bool ``[size, size]`` masks, one per frame.
 
     Predictions come at the test pipeline's frame size; they are brought to
     the data set's ``size`` (nearest neighbour) when that differs.
     """
-    runner = Runner.from_cfg(cfg)
-    runner.load_checkpoint(checkpoint)
-    model = runner.model.eval()
     preds = {}
-    for data in runner.test_dataloader:
+    for data in Runner.build_dataloader(dataloader_cfg):
         with torch.no_grad():
             samples = model.test_step(data)
         for ds in samples:
@@ -48,19 +47,15 @@ def main(argv=None) -> dict:
     p.add_argument('checkpoint')
     p.add_argument('--split', default='test',
                    choices=('train', 'val', 'test'))
-    p.add_argument('--work-dir', default='work_dirs/role_coverage')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     a = p.parse_args(argv)
-    register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(a.config)
-    if a.cfg_options:
-        cfg.merge_from_dict(a.cfg_options)
-    cfg.work_dir = a.work_dir
-    cfg.test_dataloader.dataset.split = a.split
-    root = cfg.test_dataloader.dataset.data_root
+    model = init_model(a.config, a.checkpoint, cfg_options=a.cfg_options)
+    loader_cfg = copy.deepcopy(model.cfg.test_dataloader)
+    loader_cfg.dataset.split = a.split
+    root = loader_cfg.dataset.data_root
     size = int(load_info(root)['size'])
     res = role_coverage(root, a.split,
-                        collect_predictions(cfg, a.checkpoint, size))
+                        collect_predictions(model, loader_cfg, size))
     print(f'| object role ({a.split}) | objects x frames | predicted '
           'fraction |\n|---|---|---|')
     for role, r in res.items():
