@@ -52,3 +52,26 @@ def test_pretrain_learns_and_loads_back(data_root, tmp_path):
     for key in saved:
         assert torch.equal(saved[key], loaded[key]), key
     assert enc.frozen and not any(p.requires_grad for p in enc.parameters())
+
+
+def test_pretrain_by_size_bin_labels(data_root, tmp_path):
+    """--by-size-bin: the classifier has 3 x 10 outputs, recorded in meta."""
+    out = str(tmp_path / 'enc_sound.pth')
+    res = pretrain_audio_encoder(CFG, 'synthetic', data_root, out, epochs=1,
+                                 batch_size=16, seed=0, progress=False,
+                                 by_size_bin=True)
+    assert res['num_classes'] == 30
+    meta = torch.load(out, weights_only=True)['meta']
+    assert meta['classes'][:3] == ['bell-large', 'bell-medium', 'bell-small']
+    assert meta['source_kwargs'] == dict(by_size_bin=True)
+
+
+def test_pretrain_cli_rejects_by_size_bin_on_real_sources(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'pretrain_cli', osp.join(ROOT, 'tools', 'pretrain_audio_encoder.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with pytest.raises(SystemExit):
+        mod.main([CFG, '--source', 's4', '--data-root', str(tmp_path),
+                  '--out', str(tmp_path / 'x.pth'), '--by-size-bin'])

@@ -132,6 +132,26 @@ def test_synthetic_source_items(syn_s4):
     assert all(osp.isfile(p) for it in items for p in it.audio_paths)
 
 
+def test_synthetic_source_by_size_bin(syn_s4):
+    """One label per sound: id = class * 3 + size bin, '{class}-{bin}'."""
+    items, names, _ = collect_single_source_items('synthetic', syn_s4,
+                                                  'train', by_size_bin=True)
+    info = load_info(syn_s4)
+    assert len(names) == 3 * len(info['classes'])
+    assert names[0] == info['classes'][0]['name'] + '-large'
+    assert names[5] == info['classes'][1]['name'] + '-small'
+    # every single-source second keeps its own (class, size bin) label
+    want = sorted((e['clip_id'], e['second'],
+                   3 * e['class_id'] + e['size_bin'])
+                  for e in info['single_source_index']
+                  if e['split'] == 'train')
+    got = sorted((it.clip_id, s, it.class_id)
+                 for it in items for s in it.seconds)
+    assert got == want
+    with pytest.raises(ValueError, match='by_size_bin'):
+        collect_single_source_items('synthetic', syn_s4, 'train', labels=1)
+
+
 def test_s4_source_matches_synthetic_index(syn_s4):
     items, names, _ = collect_single_source_items('s4', syn_s4, 'train')
     assert names == sorted(names) and len(items) == 8

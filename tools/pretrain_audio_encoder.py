@@ -27,11 +27,17 @@ def main(argv=None) -> None:
     p.add_argument('--batch-size', type=int, default=64)
     p.add_argument('--lr', type=float, default=3e-3)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--by-size-bin', action='store_true',
+                   help='synthetic source only: one label per sound '
+                   '(class, size bin) instead of per class')
     a = p.parse_args(argv)
+    if a.by_size_bin and a.source != 'synthetic':
+        p.error('--by-size-bin needs --source synthetic')
     register_all_modules()
     res = pretrain_audio_encoder(
         a.config, a.source, a.data_root, a.out, split=a.split,
-        epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed)
+        epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
+        **(dict(by_size_bin=True) if a.by_size_bin else {}))
     res.pop('losses')
     print(json.dumps(res, indent=1))
 

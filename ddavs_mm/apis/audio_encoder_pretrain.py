@@ -50,7 +50,8 @@ def pretrain_audio_encoder(config: Union[str, Config],
                            lr: float = 3e-3,
                            gain_db: float = 12.0,
                            seed: int = 0,
-                           progress: bool = True) -> dict:
+                           progress: bool = True,
+                           **source_kwargs) -> dict:
     """Train ``model.audio_encoder`` of ``config`` to classify sources.
 
     A linear classifier on the pooled embedding is trained with the encoder
@@ -69,6 +70,10 @@ def pretrain_audio_encoder(config: Union[str, Config],
         gain_db (float): random gain range in dB.
         seed (int): seed of initialisation, order and gains.
         progress (bool): show the segment-loading progress bar.
+        **source_kwargs: passed to ``collect_single_source_items`` (e.g.
+            ``by_size_bin=True`` for the synthetic source: one label per
+            distinct sound, so the encoder keeps the pitch that tells a
+            large bell from a small one).
 
     Returns:
         dict: ``path``, ``num_segments``, ``num_classes``, ``train_accuracy``
@@ -82,7 +87,8 @@ def pretrain_audio_encoder(config: Union[str, Config],
     torch.manual_seed(seed)
     encoder = MODELS.build(enc_cfg)
     sr = int(encoder.frontend.sample_rate)
-    items, names, _ = collect_single_source_items(source, data_root, split)
+    items, names, _ = collect_single_source_items(source, data_root, split,
+                                                  **source_kwargs)
     wavs, labels = [], []
     for wav, class_id, _ in iter_single_source_segments(
             items, sr, progress=progress):
@@ -124,6 +130,7 @@ def pretrain_audio_encoder(config: Union[str, Config],
         dict(state_dict=encoder_state_in_clap_layout(encoder),
              meta=dict(source=source, data_root=data_root, split=split,
                        classes=list(names), epochs=epochs, seed=seed,
+                       source_kwargs=dict(source_kwargs),
                        train_accuracy=acc)), out)
     return dict(path=out, num_segments=len(y), num_classes=num_classes,
                 train_accuracy=acc, losses=losses)

@@ -23,7 +23,9 @@ Data sources (:func:`collect_single_source_items`):
   :func:`ddavs_mm.datasets.synthetic.generate_synthetic_avs`; the seconds
   listed in the ``single_source_index`` of ``synthetic_info.json``; ids are
   the catalogue indices (preset ``avss``: shifted by one, as in its
-  ``label2idx.json``, background = 0).
+  ``label2idx.json``, background = 0); with ``by_size_bin=True`` the ids are
+  the 3 x 10 sounds (class, size bin) instead (for audio pretraining: the
+  size bin changes every frequency of a class sound).
 
 Rules for small classes: a class with ``n_c < K * m`` features gets
 ``K_c = max(1, min(K, n_c // m))`` centres and ``min(m, n_c)`` prototypes
@@ -199,7 +201,8 @@ def _items_vpo(data_root: str, split: str, **kwargs) -> Tuple[list, list]:
     return items, names
 
 
-def _items_synthetic(data_root: str, split: str) -> Tuple[list, list]:
+def _items_synthetic(data_root: str, split: str,
+                     by_size_bin: bool = False) -> Tuple[list, list]:
     from ddavs_mm.datasets.synthetic import load_info
     info = load_info(data_root)
     index = info.get('single_source_index')
@@ -209,6 +212,10 @@ def _items_synthetic(data_root: str, split: str) -> Tuple[list, list]:
     cat = info['classes']
     base = [c['name'] if isinstance(c, dict) else str(c) for c in cat]
     shift = 1 if info.get('preset') == 'avss' else 0
+    if by_size_bin:
+        # one label per distinct sound: (class, size bin), class-major
+        bins = [b['name'] for b in info['size_bins']]
+        base = [f'{name}-{b}' for name in base for b in bins]
     names = (['background'] if shift else []) + base
     frames_of = {c['clip_id']: int(c['num_frames']) for c in info['clips']}
     by_clip: Dict[Tuple[str, int], SingleSourceItem] = {}
@@ -216,7 +223,10 @@ def _items_synthetic(data_root: str, split: str) -> Tuple[list, list]:
     for e in index:
         if e['split'] != split:
             continue
-        cid = int(e['class_id']) + shift
+        cid = int(e['class_id'])
+        if by_size_bin:
+            cid = cid * len(info['size_bins']) + int(e['size_bin'])
+        cid += shift
         key = (e['clip_id'], cid)
         if key not in by_clip:
             n = frames_of.get(e['clip_id'])
@@ -250,7 +260,10 @@ def collect_single_source_items(source: str,
         data_root (str): the data set's root folder.
         split (str): ``'train'``, ``'val'`` or ``'test'``.
         **dataset_kwargs: extra arguments of the dataset class (e.g.
-            ``ann_file``, ``data_prefix``; AVSS ``labels``).
+            ``ann_file``, ``data_prefix``; AVSS ``labels``). The synthetic
+            source takes ``by_size_bin`` (bool): label each second with its
+            sound, (class, size bin) as ``class * num_bins + bin``, named
+            ``'{class}-{bin}'``, instead of its class.
 
     Returns:
         tuple: items, class names indexed by class id, and notes (dict).
@@ -268,10 +281,11 @@ def collect_single_source_items(source: str,
     elif source == 'vpo':
         items, names = _items_vpo(data_root, split, **dataset_kwargs)
     else:
-        if dataset_kwargs:
-            raise ValueError('the synthetic source takes no dataset '
-                             f'arguments, got {sorted(dataset_kwargs)}')
-        items, names = _items_synthetic(data_root, split)
+        extra = sorted(set(dataset_kwargs) - {'by_size_bin'})
+        if extra:
+            raise ValueError('the synthetic source takes only the '
+                             f'by_size_bin argument, got {extra}')
+        items, names = _items_synthetic(data_root, split, **dataset_kwargs)
     if not items:
         raise ValueError(f'no single-source clip in split {split!r} of '
                          f'{source} data at {data_root}')
