@@ -212,9 +212,9 @@ def _items_synthetic(data_root: str, split: str,
     cat = info['classes']
     base = [c['name'] if isinstance(c, dict) else str(c) for c in cat]
     shift = 1 if info.get('preset') == 'avss' else 0
+    bins = [b['name'] for b in info['size_bins']]
     if by_size_bin:
         # one label per distinct sound: (class, size bin), class-major
-        bins = [b['name'] for b in info['size_bins']]
         base = [f'{name}-{b}' for name in base for b in bins]
     names = (['background'] if shift else []) + base
     frames_of = {c['clip_id']: int(c['num_frames']) for c in info['clips']}
@@ -225,7 +225,7 @@ def _items_synthetic(data_root: str, split: str,
             continue
         cid = int(e['class_id'])
         if by_size_bin:
-            cid = cid * len(info['size_bins']) + int(e['size_bin'])
+            cid = cid * len(bins) + int(e['size_bin'])
         cid += shift
         key = (e['clip_id'], cid)
         if key not in by_clip:
