@@ -214,6 +214,53 @@ def test_cross_alignment_block(norm_position):
         blk(v, torch.randn(2, 5, 8))
 
 
+def test_decoder_query_readout():
+    dec = DelayedAVAMDecoder(
+        in_channels=[4, 4, 4, 4], query_channels=3, inject_stages=(3, ),
+        query_readout=True, block_cfg=dict(num_heads=1),
+        mask_decoder=dict(type='SegformerMaskDecoder', channels=4))
+    with torch.no_grad():
+        dec.readout_proj.weight.copy_(torch.eye(4, 3))
+        dec.readout_proj.bias.zero_()
+    # pixel (0, 0) = e_0, pixel (0, 1) = 2 e_1; queries e_0 and -e_1
+    fused = torch.zeros(1, 4, 1, 2)
+    fused[0, 0, 0, 0] = 1.
+    fused[0, 1, 0, 1] = 2.
+    q = torch.tensor([[[1., 0., 0.], [0., -1., 0.]]])
+    out = dec.query_readout(fused, q)
+    # max over queries of the dot product, / sqrt(4)
+    assert torch.allclose(out, torch.tensor([[[[1. / 2, 0.]]]]))
+    dec.eval()
+    feats = [torch.randn(2, 4, 16 // 2**i, 16 // 2**i) for i in range(4)]
+    q = torch.randn(2, 5, 3)
+    md = dec.mask_decoder
+    expected = md.classify(md.fuse(feats)) + dec.query_readout(
+        md.fuse(feats), q)
+    assert torch.allclose(dec(feats, q), expected)
+    # one projection per output map
+    sem = DelayedAVAMDecoder(
+        in_channels=[4, 4, 4, 4], query_channels=3, query_readout=True,
+        block_cfg=dict(num_heads=1),
+        mask_decoder=dict(type='SegformerMaskDecoder', channels=4,
+                          num_classes=3))
+    with torch.no_grad():
+        sem.readout_proj.weight.zero_()
+        sem.readout_proj.bias.zero_()
+        sem.readout_proj.weight[8:12].copy_(torch.eye(4, 3))  # map k=2
+    out = sem.query_readout(fused, torch.tensor([[[1., 0., 0.]]]))
+    assert out.shape == (1, 3, 1, 2)
+    assert torch.allclose(out[0, :2], torch.zeros(2, 1, 2))
+    assert torch.allclose(out[0, 2], torch.tensor([[0.5, 0.]]))
+    assert sem(feats, q).shape == (2, 3, 16, 16)
+    with pytest.raises(ValueError, match='fuse'):
+        DelayedAVAMDecoder(
+            in_channels=[4, 4, 4, 4], query_channels=3, query_readout=True,
+            block_cfg=dict(num_heads=1),
+            mask_decoder=dict(type='mmseg.SegformerHead',
+                              in_channels=[4, 4, 4, 4], in_index=[0, 1, 2, 3],
+                              channels=4, num_classes=1))
+
+
 def test_segformer_mask_decoder():
     dec = SegformerMaskDecoder(in_channels=[8, 16, 24, 32], channels=16,
                                num_classes=3)

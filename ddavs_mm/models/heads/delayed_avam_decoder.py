@@ -12,6 +12,15 @@ blocks "3,4"; any subset reproduces a row of Table 4). Two placements:
   with ``norm_position``): the encoder runs untouched and the blocks are
   applied to the pyramid levels at the decoder input (:meth:`forward`).
 
+``query_readout=True`` (our addition, off in the paper configs) adds an
+audio-conditioned term to the decoder's logits: every pixel of the fused map
+``E [N, C, H, W]`` is compared with every audio query,
+``z_k = conv_seg(E)_k + max_i <E, W_k q_i> / sqrt(C)`` for each output map
+``k`` (one projection ``W_k`` per map). It lets a pixel's object
+identity meet the audio semantics by a dot product at the output, which a
+small model learns much faster than the same matching through attention.
+It needs a mask decoder with ``fuse(feats)`` and ``classify(fused)``.
+
 ``with_alignment=False`` (Table 3 "Baseline" / "+AQM"): no Cross Alignment
 Block. The audio is then injected by the simplest fusion we could think of,
 documented here as our choice (the paper does not specify it): the mean of
@@ -46,6 +55,8 @@ class DelayedAVAMDecoder(BaseModule):
             (``num_heads``, ``ffn_ratio``, ``dropout``, ``zero_init``).
         mask_decoder (dict): mask decoder config (``in_channels`` is filled
             in). Defaults to ``SegformerMaskDecoder`` with 256 channels.
+        query_readout (bool): add the query dot-product readout (see the
+            module doc). Defaults to False.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -60,6 +71,7 @@ class DelayedAVAMDecoder(BaseModule):
                  mask_decoder: dict = dict(
                      type='SegformerMaskDecoder', channels=256,
                      num_classes=1),
+                 query_readout: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if fusion_position not in ('encoder', 'head'):
@@ -96,6 +108,16 @@ class DelayedAVAMDecoder(BaseModule):
         mask_decoder.setdefault('in_channels', self.in_channels)
         self.mask_decoder = MODELS.build(mask_decoder)
         self.num_classes = self.mask_decoder.num_classes
+        self.readout_proj = None
+        if query_readout:
+            if not (hasattr(self.mask_decoder, 'fuse')
+                    and hasattr(self.mask_decoder, 'classify')):
+                raise ValueError(
+                    'query_readout needs a mask decoder with fuse() and '
+                    f'classify(); {type(self.mask_decoder).__name__} has not')
+            self.readout_proj = nn.Linear(
+                query_channels,
+                self.num_classes * self.mask_decoder.channels)
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -139,4 +161,18 @@ class DelayedAVAMDecoder(BaseModule):
                          for i, f in enumerate(feats)]
         else:
             feats = self.fuse_baseline(feats, queries)
-        return self.mask_decoder(feats)
+        if self.readout_proj is None:
+            return self.mask_decoder(feats)
+        fused = self.mask_decoder.fuse(feats)
+        return self.mask_decoder.classify(fused) + \
+            self.query_readout(fused, queries)
+
+    def query_readout(self, fused: torch.Tensor,
+                      queries: torch.Tensor) -> torch.Tensor:
+        """``max_i <E, W_k q_i> / sqrt(C)``: ``[N, C, H, W], [N, n, d] ->
+        [N, K, H, W]``."""
+        n, c = fused.shape[:2]
+        keys = self.readout_proj(queries.to(fused.dtype))
+        keys = keys.reshape(n, queries.shape[1], self.num_classes, c)
+        sim = torch.einsum('nqkc,nchw->nqkhw', keys, fused)
+        return sim.amax(dim=1) / c**0.5

@@ -59,7 +59,9 @@ class SegformerMaskDecoder(BaseModule):
             else nn.Identity()
         self.conv_seg = nn.Conv2d(channels, num_classes, 1)
 
-    def forward(self, feats: List[torch.Tensor]) -> torch.Tensor:
+    def fuse(self, feats: List[torch.Tensor]) -> torch.Tensor:
+        """Project, upsample and fuse the levels: ``[N, channels, H_0,
+        W_0]`` (the map the classifier reads)."""
         if len(feats) != len(self.convs):
             raise ValueError(f'SegformerMaskDecoder expects {len(self.convs)} '
                              f'levels, got {len(feats)}')
@@ -71,5 +73,11 @@ class SegformerMaskDecoder(BaseModule):
                 x = F.interpolate(x, size=size, mode='bilinear',
                                   align_corners=self.align_corners)
             outs.append(x)
-        x = self.fusion_conv(torch.cat(outs, dim=1))
-        return self.conv_seg(self.dropout(x))
+        return self.fusion_conv(torch.cat(outs, dim=1))
+
+    def classify(self, fused: torch.Tensor) -> torch.Tensor:
+        """``[N, channels, H, W]`` fused map → ``[N, K, H, W]`` logits."""
+        return self.conv_seg(self.dropout(fused))
+
+    def forward(self, feats: List[torch.Tensor]) -> torch.Tensor:
+        return self.classify(self.fuse(feats))
