@@ -30,13 +30,20 @@ def main(argv=None) -> None:
     p.add_argument('--by-size-bin', action='store_true',
                    help='synthetic source only: one label per sound '
                    '(class, size bin) instead of per class')
+    p.add_argument('--mixtures', action='store_true',
+                   help='synthetic source only: tag the audible sources of '
+                   'every second (multi-label) instead of classifying the '
+                   'single-source seconds')
     a = p.parse_args(argv)
     if a.by_size_bin and a.source != 'synthetic':
         p.error('--by-size-bin needs --source synthetic')
+    if a.mixtures and a.source != 'synthetic':
+        p.error('--mixtures needs --source synthetic')
     register_all_modules()
     res = pretrain_audio_encoder(
         a.config, a.source, a.data_root, a.out, split=a.split,
         epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
+        mixtures=a.mixtures,
         **(dict(by_size_bin=True) if a.by_size_bin else {}))
     res.pop('losses')
     print(json.dumps(res, indent=1))

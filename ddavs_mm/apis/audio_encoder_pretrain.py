@@ -7,6 +7,13 @@ tiny configs on the synthetic single-source seconds (the analogue of
 AudioSet tagging) and saves it in the CLAP checkpoint layout, which
 :class:`~ddavs_mm.models.audio_encoders.HTSATAudioEncoder` loads through its
 ``pretrained`` argument. Bank builder and training then share one encoder.
+
+On the synthetic data set the encoder can instead be pretrained as a
+multi-label tagger of *every* second (``mixtures=True``): the target of a
+second is the set of sources audible in it, off-screen ones included, as
+AudioSet tagging labels real HTSAT's mixtures. The segmentation task hears
+mixtures, and an encoder that learnt to name the sounds inside mixtures
+hands the Audio Query Module sources it can separate.
 """
 import logging
 import os
@@ -21,6 +28,62 @@ from mmengine.logging import print_log
 
 from .prototype_bank_builder import (collect_single_source_items,
                                      iter_single_source_segments)
+
+
+def collect_synthetic_mixture_segments(data_root: str,
+                                       split: str,
+                                       sample_rate: int,
+                                       by_size_bin: bool = False,
+                                       progress: bool = True):
+    """Every 1-s segment of a synthetic split with its audible sources.
+
+    Args:
+        data_root (str): a generated synthetic data set.
+        split (str): its split.
+        sample_rate (int): rate to resample to (the encoder's).
+        by_size_bin (bool): label sounds, (class, size bin) as ``class *
+            num_bins + bin``, instead of classes.
+        progress (bool): show a progress bar (one tick per clip).
+
+    Returns:
+        tuple: waveforms ``[M, S]`` float32, multi-hot targets ``[M, C]``
+        float32 (all zero: nothing but background noise), label names.
+    """
+    from mmengine.utils import ProgressBar
+
+    from ddavs_mm.datasets.synthetic import load_info
+    from ddavs_mm.datasets.transforms import LoadAudio
+    info = load_info(data_root)
+    classes = [c['name'] for c in info['classes']]
+    bins = [b['name'] for b in info['size_bins']]
+    names = [f'{c}-{b}' for c in classes for b in bins] if by_size_bin \
+        else classes
+    clips = [c for c in info['clips'] if c['split'] == split]
+    if not clips:
+        raise ValueError(f'no clip in split {split!r} of {data_root}')
+    loader = LoadAudio(sample_rate=sample_rate)
+    seg = int(sample_rate)
+    wavs, targets = [], []
+    bar = ProgressBar(len(clips)) if progress else None
+    for clip in clips:
+        n = int(clip['num_frames'])
+        res = loader(dict(clip_id=clip['clip_id'], num_frames=n,
+                          audio_paths=[osp.join(data_root,
+                                                clip['audio_path'])]))
+        wavs.append(res['waveform'].reshape(n, seg))
+        y = np.zeros((n, len(names)), np.float32)
+        for src in clip['sources']:
+            label = int(src['class_id'])
+            if by_size_bin:
+                label = label * len(bins) + int(src['size_bin'])
+            for k, active in enumerate(src['active'][:n]):
+                if active:
+                    y[k, label] = 1.
+        targets.append(y)
+        if bar is not None:
+            bar.update()
+    return (np.concatenate(wavs).astype(np.float32),
+            np.concatenate(targets), names)
 
 
 def encoder_state_in_clap_layout(encoder: torch.nn.Module
@@ -51,12 +114,17 @@ def pretrain_audio_encoder(config: Union[str, Config],
                            gain_db: float = 12.0,
                            seed: int = 0,
                            progress: bool = True,
+                           mixtures: bool = False,
                            **source_kwargs) -> dict:
     """Train ``model.audio_encoder`` of ``config`` to classify sources.
 
     A linear classifier on the pooled embedding is trained with the encoder
     (cross-entropy, AdamW); each segment gets a random gain of
     ``±gain_db`` dB so the classes are told apart by timbre, not loudness.
+    With ``mixtures=True`` (synthetic source only) every second is a sample
+    and the classifier is a multi-label tagger of its audible sources
+    (binary cross-entropy; "accuracy" is then the fraction of seconds whose
+    set of sources is predicted exactly).
 
     Args:
         config (str | Config): model config with ``model.audio_encoder``.
@@ -70,6 +138,8 @@ def pretrain_audio_encoder(config: Union[str, Config],
         gain_db (float): random gain range in dB.
         seed (int): seed of initialisation, order and gains.
         progress (bool): show the segment-loading progress bar.
+        mixtures (bool): multi-label pretraining on every second (see the
+            module doc). Defaults to False.
         **source_kwargs: passed to ``collect_single_source_items`` (e.g.
             ``by_size_bin=True`` for the synthetic source: one label per
             distinct sound, so the encoder keeps the pitch that tells a
@@ -87,16 +157,29 @@ def pretrain_audio_encoder(config: Union[str, Config],
     torch.manual_seed(seed)
     encoder = MODELS.build(enc_cfg)
     sr = int(encoder.frontend.sample_rate)
-    items, names, _ = collect_single_source_items(source, data_root, split,
-                                                  **source_kwargs)
-    wavs, labels = [], []
-    for wav, class_id, _ in iter_single_source_segments(
-            items, sr, progress=progress):
-        wavs.append(wav)
-        labels.append(class_id)
-    x = torch.from_numpy(np.stack(wavs))
-    y = torch.as_tensor(labels, dtype=torch.long)
-    num_classes = max(len(names), int(y.max()) + 1)
+    if mixtures:
+        if source != 'synthetic':
+            raise ValueError('mixtures=True needs the synthetic source (the '
+                             'sources audible in each second are known '
+                             f'there), got {source!r}')
+        extra = sorted(set(source_kwargs) - {'by_size_bin'})
+        if extra:
+            raise ValueError(f'unexpected arguments {extra}')
+        wavs, targets, names = collect_synthetic_mixture_segments(
+            data_root, split, sr, progress=progress, **source_kwargs)
+        x, y = torch.from_numpy(wavs), torch.from_numpy(targets)
+        num_classes = len(names)
+    else:
+        items, names, _ = collect_single_source_items(
+            source, data_root, split, **source_kwargs)
+        wavs, labels = [], []
+        for wav, class_id, _ in iter_single_source_segments(
+                items, sr, progress=progress):
+            wavs.append(wav)
+            labels.append(class_id)
+        x = torch.from_numpy(np.stack(wavs))
+        y = torch.as_tensor(labels, dtype=torch.long)
+        num_classes = max(len(names), int(y.max()) + 1)
     head = torch.nn.Linear(encoder.out_channels, num_classes)
     params = list(encoder.parameters()) + list(head.parameters())
     optim = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
@@ -113,13 +196,18 @@ def pretrain_audio_encoder(config: Union[str, Config],
             gain = 10**((torch.rand(len(idx), 1, generator=gen) * 2 - 1) *
                         gain_db / 20)
             logits = head(encoder.embed(x[idx] * gain))
-            loss = F.cross_entropy(logits, y[idx])
+            if mixtures:
+                loss = F.binary_cross_entropy_with_logits(logits, y[idx])
+                hit = ((logits > 0) == (y[idx] > 0.5)).all(1)
+            else:
+                loss = F.cross_entropy(logits, y[idx])
+                hit = logits.argmax(1) == y[idx]
             optim.zero_grad()
             loss.backward()
             optim.step()
             sched.step()
             total += float(loss) * len(idx)
-            correct += int((logits.argmax(1) == y[idx]).sum())
+            correct += int(hit.sum())
         losses.append(total / len(y))
         acc = correct / len(y)
         print_log(f'audio pretraining epoch {epoch + 1}/{epochs}: loss '
@@ -130,7 +218,7 @@ def pretrain_audio_encoder(config: Union[str, Config],
         dict(state_dict=encoder_state_in_clap_layout(encoder),
              meta=dict(source=source, data_root=data_root, split=split,
                        classes=list(names), epochs=epochs, seed=seed,
-                       source_kwargs=dict(source_kwargs),
+                       source_kwargs=dict(source_kwargs), mixtures=mixtures,
                        train_accuracy=acc)), out)
     return dict(path=out, num_segments=len(y), num_classes=num_classes,
                 train_accuracy=acc, losses=losses)
