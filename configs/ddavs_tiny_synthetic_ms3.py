@@ -1,15 +1,21 @@
 # Tiny DDAVS on the synthetic MS3 data set: the main job's config (CPU).
 # Same structure as the paper model at CPU size: MiT (embed 32, one block per
 # stage) with alignment blocks delayed to stages 3 and 4, a narrow 2-stage
-# HTSAT at 16 kHz (pretrained on the synthetic single-source seconds, frozen),
-# a 1-layer Q-Former (width 64) with the prototype bank, the contrastive head,
-# a 128-channel SegFormer head; 128x128 frames, 4 clips per batch.
+# HTSAT at 16 kHz with 32 mel bins (pretrained to tag the sounds audible in
+# every synthetic second, frozen), a 1-layer Q-Former (width 64) with the
+# prototype bank, the contrastive head, a 128-channel SegFormer head;
+# 128x128 frames, 4 clips per batch. One addition to the paper's model:
+# the decoder's query readout (decode_head.query_readout, see
+# ddavs_mm/models/heads/delayed_avam_decoder.py), which the tiny model needs
+# to learn the audio-to-object match within the CPU budget
+# (docs/main_job_experiments.md).
 # Data and runtime from ./_base_/synthetic_tiny.py.
 _base_ = ['./_base_/models/ddavs_tiny.py', './_base_/synthetic_tiny.py']
 
 # Made by the main job before training (tools/run_main_job.sh): the tiny
-# HTSAT pretrained on the synthetic single-source seconds
-# (tools/pretrain_audio_encoder.py) and the prototype bank built with it
+# HTSAT pretrained to tag the (class, size bin) sounds of every synthetic
+# second (tools/pretrain_audio_encoder.py --by-size-bin --mixtures) and the
+# prototype bank built with it
 # (tools/build_prototype_bank.py). A missing file is an error; set
 # model.audio_query.bank=None / model.audio_encoder.pretrained=None to run
 # without them.
@@ -18,12 +24,16 @@ bank_file = 'data/banks/synthetic_ms3_tiny_k5.pt'
 frame_size = (128, 128)  # (w, h); generate the data at this size
 
 model = dict(
-    audio_encoder=dict(pretrained=audio_encoder_checkpoint),
+    # 32 mel bins, folded to the same 64x64 input image (freq_ratio 2)
+    audio_encoder=dict(
+        pretrained=audio_encoder_checkpoint, num_mel_bins=32, freq_ratio=2,
+        frontend=dict(n_mels=32)),
     audio_query=dict(
         bank=dict(_delete_=True, type='PrototypeBank', bank_path=bank_file)),
     backbone=dict(embed_dims=32),
     decode_head=dict(
-        in_channels=[32, 64, 160, 256], mask_decoder=dict(channels=128)))
+        in_channels=[32, 64, 160, 256], mask_decoder=dict(channels=128),
+        query_readout=True))
 
 train_pipeline = [
     dict(type='LoadClipFrames'),

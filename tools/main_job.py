@@ -3,8 +3,9 @@
 Steps (each a project tool, run as a user would run it):
 
 1. generate the synthetic MS3 data set (AVSBench MS3 layout);
-2. pretrain the tiny HTSAT as a classifier of single-source seconds (the
-   synthetic stand-in for AudioSet pretraining) and freeze it;
+2. pretrain the tiny HTSAT to tag the sounds, (class, size bin), audible
+   in every second of the training clips (the synthetic stand-in for
+   AudioSet tagging) and freeze it;
 3. build the prototype bank with that encoder (K-means++ per class);
 4. train the tiny DDAVS config (``configs/ddavs_tiny_synthetic_ms3.py``);
 5. evaluate it with JFMetric on the test split three times: clean audio,
@@ -105,7 +106,8 @@ def main(argv=None) -> None:
     if a.fresh or not osp.isfile(osp.join(ROOT, ENCODER_CKPT)):
         run(['tools/pretrain_audio_encoder.py', CONFIG, '--source',
              'synthetic', '--data-root', DATA_ROOT, '--out', ENCODER_CKPT,
-             '--epochs', '12'], timings, 'pretrain audio encoder')
+             '--epochs', '20', '--by-size-bin', '--mixtures'], timings,
+            'pretrain audio encoder')
     if a.fresh or not osp.isfile(osp.join(ROOT, BANK)):
         run(['tools/build_prototype_bank.py', CONFIG, '--source', 'synthetic',
              '--data-root', DATA_ROOT, '--split', 'train', '--checkpoint',
