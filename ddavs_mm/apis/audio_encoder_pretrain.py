@@ -27,7 +27,9 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from .prototype_bank_builder import (collect_single_source_items,
-                                     iter_single_source_segments)
+                                     iter_single_source_segments,
+                                     synthetic_sound_label,
+                                     synthetic_sound_labels)
 
 
 def collect_synthetic_mixture_segments(data_root: str,
@@ -54,10 +56,7 @@ def collect_synthetic_mixture_segments(data_root: str,
     from ddavs_mm.datasets.synthetic import load_info
     from ddavs_mm.datasets.transforms import LoadAudio
     info = load_info(data_root)
-    classes = [c['name'] for c in info['classes']]
-    bins = [b['name'] for b in info['size_bins']]
-    names = [f'{c}-{b}' for c in classes for b in bins] if by_size_bin \
-        else classes
+    names, num_bins = synthetic_sound_labels(info, by_size_bin)
     clips = [c for c in info['clips'] if c['split'] == split]
     if not clips:
         raise ValueError(f'no clip in split {split!r} of {data_root}')
@@ -73,9 +72,8 @@ def collect_synthetic_mixture_segments(data_root: str,
         wavs.append(res['waveform'].reshape(n, seg))
         y = np.zeros((n, len(names)), np.float32)
         for src in clip['sources']:
-            label = int(src['class_id'])
-            if by_size_bin:
-                label = label * len(bins) + int(src['size_bin'])
+            label = synthetic_sound_label(src['class_id'], src['size_bin'],
+                                          num_bins, by_size_bin)
             for k, active in enumerate(src['active'][:n]):
                 if active:
                     y[k, label] = 1.

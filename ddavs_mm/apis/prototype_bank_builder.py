@@ -201,6 +201,37 @@ def _items_vpo(data_root: str, split: str, **kwargs) -> Tuple[list, list]:
     return items, names
 
 
+def synthetic_sound_labels(info: dict, by_size_bin: bool = False
+                           ) -> Tuple[List[str], int]:
+    """Label names of a synthetic data set's sounds and the bin count.
+
+    Labels are the classes or, with ``by_size_bin``, the (class, size bin)
+    sounds, class-major, named ``'{class}-{bin}'``; see
+    :func:`synthetic_sound_label` for the id of a source.
+
+    Args:
+        info (dict): the data set's ``synthetic_info.json``.
+        by_size_bin (bool): one label per sound instead of per class.
+
+    Returns:
+        tuple: label names (index = label id), number of size bins.
+    """
+    classes = [c['name'] if isinstance(c, dict) else str(c)
+               for c in info['classes']]
+    bins = [b['name'] for b in info['size_bins']]
+    if by_size_bin:
+        return [f'{c}-{b}' for c in classes for b in bins], len(bins)
+    return classes, len(bins)
+
+
+def synthetic_sound_label(class_id: int, size_bin: int, num_bins: int,
+                          by_size_bin: bool = False) -> int:
+    """Label id of a synthetic source (see :func:`synthetic_sound_labels`):
+    its class, or ``class * num_bins + size_bin`` with ``by_size_bin``."""
+    class_id = int(class_id)
+    return class_id * num_bins + int(size_bin) if by_size_bin else class_id
+
+
 def _items_synthetic(data_root: str, split: str,
                      by_size_bin: bool = False) -> Tuple[list, list]:
     from ddavs_mm.datasets.synthetic import load_info
@@ -209,13 +240,8 @@ def _items_synthetic(data_root: str, split: str,
     if index is None:
         raise ValueError(f'{data_root}: synthetic_info.json has no '
                          'single_source_index')
-    cat = info['classes']
-    base = [c['name'] if isinstance(c, dict) else str(c) for c in cat]
+    base, num_bins = synthetic_sound_labels(info, by_size_bin)
     shift = 1 if info.get('preset') == 'avss' else 0
-    bins = [b['name'] for b in info['size_bins']]
-    if by_size_bin:
-        # one label per distinct sound: (class, size bin), class-major
-        base = [f'{name}-{b}' for name in base for b in bins]
     names = (['background'] if shift else []) + base
     frames_of = {c['clip_id']: int(c['num_frames']) for c in info['clips']}
     by_clip: Dict[Tuple[str, int], SingleSourceItem] = {}
@@ -223,10 +249,8 @@ def _items_synthetic(data_root: str, split: str,
     for e in index:
         if e['split'] != split:
             continue
-        cid = int(e['class_id'])
-        if by_size_bin:
-            cid = cid * len(bins) + int(e['size_bin'])
-        cid += shift
+        cid = synthetic_sound_label(e['class_id'], e['size_bin'], num_bins,
+                                    by_size_bin) + shift
         key = (e['clip_id'], cid)
         if key not in by_clip:
             n = frames_of.get(e['clip_id'])
