@@ -206,6 +206,41 @@ def test_head_position_leaves_encoder_untouched():
     assert all(torch.equal(a, b) for a, b in zip(feats, ref))
 
 
+def test_refiner_output_stride_and_initial_equivalence():
+    """With an ImageGuidedRefiner the logits come at 1/2 of the frame, and a
+    fresh refiner (zeroed output conv) gives the upsampled logits of the
+    same model without it."""
+    torch.manual_seed(0)
+    plain = MODELS.build(small_model_cfg())
+    cfg = small_model_cfg()
+    cfg['refiner'] = dict(type='ImageGuidedRefiner', num_classes=1,
+                          channels=4, stride=2)
+    refined = MODELS.build(cfg)
+    refined.refiner.init_weights()
+    missing = refined.load_state_dict(plain.state_dict(), strict=False)
+    assert all(k.startswith('refiner.') for k in missing.missing_keys)
+    plain.eval()
+    refined.eval()
+    inputs, samples = make_batch()
+    with torch.no_grad():
+        coarse = plain(inputs, None, mode='tensor')
+        fine = refined(inputs, None, mode='tensor')
+    assert coarse.shape == (6, 1, 8, 8) and fine.shape == (6, 1, 16, 16)
+    up = torch.nn.functional.interpolate(coarse, size=(16, 16),
+                                         mode='bilinear', align_corners=False)
+    assert torch.allclose(fine, up, atol=1e-6)
+    refined.train()
+    losses = refined(inputs, samples, mode='loss')
+    sum(losses.values()).backward()
+    assert refined.refiner.conv_out.weight.grad is not None
+    assert refined.parameter_counts()['refiner'] == sum(
+        p.numel() for p in refined.refiner.parameters())
+    bad = small_model_cfg()
+    bad['refiner'] = dict(type='ImageGuidedRefiner', num_classes=2)
+    with pytest.raises(ValueError, match='refiner.num_classes'):
+        MODELS.build(bad)
+
+
 def test_config_errors():
     cfg = small_model_cfg()
     cfg['decode_head']['query_channels'] = 8

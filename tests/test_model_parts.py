@@ -385,3 +385,63 @@ def test_loss_bad_input():
         AVSDiceLoss()(torch.zeros(1, 1, 2, 2), torch.full((1, 2, 2), 3))
     with pytest.raises(ValueError, match='target'):
         AVSIoULoss()(torch.zeros(1, 1, 2, 2), torch.zeros(1, 3, 3).long())
+
+
+# ------------------------------------------------------- ImageGuidedRefiner
+def test_refiner_starts_as_bilinear_upsampling():
+    from ddavs_mm.models.heads import ImageGuidedRefiner
+    refiner = ImageGuidedRefiner(num_classes=2, channels=4, stride=2)
+    refiner.init_weights()
+    logits = torch.randn(3, 2, 4, 4)
+    frames = torch.randn(3, 3, 16, 16)
+    out = refiner(logits, frames)
+    assert out.shape == (3, 2, 8, 8)
+    # zero-initialised output conv: exactly the upsampled coarse logits
+    up = torch.nn.functional.interpolate(logits, size=(8, 8),
+                                         mode='bilinear', align_corners=False)
+    assert torch.equal(out, up)
+    # a constant coarse map stays constant under bilinear upsampling
+    const = refiner(torch.full((1, 2, 4, 4), 1.5), torch.randn(1, 3, 16, 16))
+    assert torch.allclose(const, torch.full_like(const, 1.5))
+    # odd sizes: ceil(H / stride)
+    assert refiner(logits, torch.randn(3, 3, 15, 13)).shape == (3, 2, 8, 7)
+    assert ImageGuidedRefiner(stride=1, channels=4)(
+        torch.randn(1, 1, 4, 4), torch.randn(1, 3, 16, 16)).shape == \
+        (1, 1, 16, 16)
+
+
+def test_refiner_learns_from_the_image():
+    """The correction depends on the frame once the output conv is trained:
+    fit a target that the coarse logits cannot express (the image's own
+    bright pixels) and check the fit improves on the upsampled baseline."""
+    from ddavs_mm.models.heads import ImageGuidedRefiner
+    torch.manual_seed(0)
+    refiner = ImageGuidedRefiner(num_classes=1, channels=8, stride=1,
+                                 num_convs=2)
+    frames = torch.randn(8, 3, 16, 16)
+    target = (frames[:, 0] > 0.5).float()
+    coarse = torch.zeros(8, 1, 4, 4)
+    opt = torch.optim.Adam(refiner.parameters(), lr=1e-2)
+    lossf = torch.nn.functional.binary_cross_entropy_with_logits
+    start = lossf(refiner(coarse, frames)[:, 0], target).item()
+    assert start == pytest.approx(math.log(2), abs=1e-6)  # logits all 0
+    for _ in range(60):
+        loss = lossf(refiner(coarse, frames)[:, 0], target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.5 * start
+    assert refiner.conv_out.weight.abs().sum() > 0
+
+
+def test_refiner_errors():
+    from ddavs_mm.models.heads import ImageGuidedRefiner
+    with pytest.raises(ValueError, match='stride'):
+        ImageGuidedRefiner(stride=3)
+    with pytest.raises(ValueError, match='num_convs'):
+        ImageGuidedRefiner(num_convs=0)
+    refiner = ImageGuidedRefiner(num_classes=1)
+    with pytest.raises(ValueError, match='logits'):
+        refiner(torch.randn(2, 3, 4, 4), torch.randn(2, 3, 16, 16))
+    with pytest.raises(ValueError, match='frames'):
+        refiner(torch.randn(2, 1, 4, 4), torch.randn(3, 3, 16, 16))

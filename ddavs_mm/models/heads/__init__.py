@@ -1,9 +1,10 @@
 from .contrastive_head import ContrastiveHead
 from .cross_alignment_block import CrossAlignmentBlock
 from .delayed_avam_decoder import DelayedAVAMDecoder
+from .image_guided_refiner import ImageGuidedRefiner
 from .segformer_mask_decoder import SegformerMaskDecoder
 
 __all__ = [
     'ContrastiveHead', 'CrossAlignmentBlock', 'DelayedAVAMDecoder',
-    'SegformerMaskDecoder'
+    'ImageGuidedRefiner', 'SegformerMaskDecoder'
 ]

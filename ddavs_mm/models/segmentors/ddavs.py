@@ -54,6 +54,10 @@ class DDAVS(BaseModel):
             → queries are the raw audio tokens.
         contrastive_head (dict, optional): :class:`ContrastiveHead` config;
             used in 'loss' mode when the inputs carry ``audio_aug``.
+        refiner (dict, optional): :class:`ImageGuidedRefiner` config (our
+            addition, not in the paper): sharpens the decoder's 1/4 logits
+            with the frame at a finer stride. None (default) → the logits
+            stay at 1/4.
         losses (list[dict]): segmentation losses; each is called as
             ``loss(logits [M, K, H, W], target [M, H, W])`` and named by its
             ``loss_name``. Defaults: CE 5, Dice 5, IoU 2.
@@ -74,6 +78,7 @@ class DDAVS(BaseModel):
                  audio_encoder: dict,
                  audio_query: Optional[dict] = None,
                  contrastive_head: Optional[dict] = None,
+                 refiner: Optional[dict] = None,
                  losses: Optional[List[dict]] = None,
                  mask_mode: str = 'binary',
                  num_classes: int = 1,
@@ -135,6 +140,12 @@ class DDAVS(BaseModel):
         if self.decode_head.num_classes != num_classes:
             raise ValueError(
                 f'decode_head outputs {self.decode_head.num_classes} maps but '
+                f'num_classes={num_classes}')
+        self.refiner = MODELS.build(refiner) if refiner is not None else None
+        if self.refiner is not None and \
+                self.refiner.num_classes != num_classes:
+            raise ValueError(
+                f'refiner.num_classes={self.refiner.num_classes} but '
                 f'num_classes={num_classes}')
         if self.decode_head.fusion_position == 'encoder' and \
                 self.decode_head.inject_stages and \
@@ -231,7 +242,10 @@ class DDAVS(BaseModel):
     def _decode(self, frames: torch.Tensor,
                 queries: torch.Tensor) -> torch.Tensor:
         feats = self.extract_feats(frames, queries)
-        return self.decode_head(feats, queries)
+        logits = self.decode_head(feats, queries)
+        if self.refiner is not None:
+            logits = self.refiner(logits, frames)
+        return logits
 
     def _resize(self, logits: torch.Tensor, size) -> torch.Tensor:
         if tuple(logits.shape[-2:]) == tuple(size):
@@ -266,7 +280,8 @@ class DDAVS(BaseModel):
                 [T,H,W]``, ``mask_flags [T]``, ``frame_flags [T]``).
             mode (str): 'loss' → loss dict; 'predict' → data samples with
                 ``pred_logits``/``pred_masks``; 'tensor' → logits
-                ``[B*T, K, H/4, W/4]``.
+                ``[B*T, K, H/4, W/4]`` (``H/s, W/s`` with a refiner of
+                stride s).
         """
         if mode == 'loss':
             return self.loss(inputs, data_samples)
@@ -359,7 +374,7 @@ class DDAVS(BaseModel):
         bank are not parameters and are not counted).
 
         Keys: backbone, audio_encoder, audio_query, avam (alignment blocks
-        or baseline fusion), mask_decoder, contrastive_head, total,
+        or baseline fusion), mask_decoder, refiner, contrastive_head, total,
         total_inference (without the training-only contrastive head),
         trainable.
         """
@@ -374,6 +389,7 @@ class DDAVS(BaseModel):
         counts['audio_query'] = count(self.audio_query)
         counts['avam'] = count(head) - count(head.mask_decoder)
         counts['mask_decoder'] = count(head.mask_decoder)
+        counts['refiner'] = count(self.refiner)
         counts['contrastive_head'] = count(self.contrastive_head)
         counts['total'] = count(self)
         counts['total_inference'] = counts['total'] - \
