@@ -204,7 +204,7 @@ def pretrain_audio_encoder(config: Union[str, Config],
             loss.backward()
             optim.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
             correct += int(hit.sum())
         losses.append(total / len(y))
         acc = correct / len(y)
