@@ -1,6 +1,8 @@
 # Tiny DDAVS on the synthetic MS3 data set: the main job's config (CPU).
 # Same structure as the paper model at CPU size: MiT (embed 32, one block per
-# stage) with alignment blocks delayed to stages 3 and 4, a narrow 2-stage
+# stage, pretrained to segment the objects of the training frames, the
+# synthetic stand-in for ImageNet weights) with alignment blocks delayed to
+# stages 3 and 4, a narrow 2-stage
 # HTSAT at 16 kHz with 32 mel bins (pretrained to tag the sounds audible in
 # every synthetic second, frozen), a 1-layer Q-Former (width 64) with the
 # prototype bank, the contrastive head, a 128-channel SegFormer head;
@@ -14,12 +16,15 @@ _base_ = ['./_base_/models/ddavs_tiny.py', './_base_/synthetic_tiny.py']
 
 # Made by the main job before training (tools/run_main_job.sh): the tiny
 # HTSAT pretrained to tag the (class, size bin) sounds of every synthetic
-# second (tools/pretrain_audio_encoder.py --by-size-bin --mixtures) and the
-# prototype bank built with it
+# second (tools/pretrain_audio_encoder.py --by-size-bin --mixtures), the
+# tiny MiT pretrained to label every object pixel of the training frames
+# with its (class, size bin) (tools/pretrain_visual_encoder.py) and the
+# prototype bank built with the audio encoder
 # (tools/build_prototype_bank.py). A missing file is an error; set
-# model.audio_query.bank=None / model.audio_encoder.pretrained=None to run
-# without them.
+# model.audio_query.bank=None / model.audio_encoder.pretrained=None /
+# model.backbone.init_cfg=None to run without them.
 audio_encoder_checkpoint = 'data/synthetic/pretrained/tiny_htsat_ms3.pth'
+visual_encoder_checkpoint = 'data/synthetic/pretrained/tiny_mit_ms3.pth'
 bank_file = 'data/banks/synthetic_ms3_tiny_k5.pt'
 frame_size = (128, 128)  # (w, h); generate the data at this size
 
@@ -30,7 +35,9 @@ model = dict(
         frontend=dict(n_mels=32)),
     audio_query=dict(
         bank=dict(_delete_=True, type='PrototypeBank', bank_path=bank_file)),
-    backbone=dict(embed_dims=32),
+    backbone=dict(
+        embed_dims=32,
+        init_cfg=dict(type='Pretrained', checkpoint=visual_encoder_checkpoint)),
     decode_head=dict(
         in_channels=[32, 64, 160, 256], mask_decoder=dict(channels=128),
         query_readout=True))
@@ -64,7 +71,7 @@ test_dataloader = val_dataloader
 # The schedule is derived from max_epochs here; change it in a config that
 # inherits this one (not with --cfg-options train_cfg.max_epochs=..., which
 # would leave the cosine length behind).
-max_epochs = 12
+max_epochs = 10
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs,
                  val_interval=max_epochs)
 param_scheduler = [
@@ -74,4 +81,11 @@ param_scheduler = [
          by_epoch=True, begin=1, end=max_epochs, convert_to_iter_based=True),
 ]
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
+# An exponential moving average of the weights (mmengine's EMAHook) is what
+# validation, test and the saved checkpoints use; it is resumed exactly.
+custom_hooks = [
+    dict(type='RNGStateHook'),
+    dict(type='EMAHook', ema_type='ExponentialMovingAverage', momentum=0.01,
+         update_buffers=True, priority=49),
+]
 default_hooks = dict(logger=dict(interval=20))

@@ -6,11 +6,13 @@ Steps (each a project tool, run as a user would run it):
 2. pretrain the tiny HTSAT to tag the sounds, (class, size bin), audible
    in every second of the training clips (the synthetic stand-in for
    AudioSet tagging) and freeze it;
-3. build the prototype bank with that encoder (K-means++ per class);
-4. train the tiny DDAVS config (``configs/ddavs_tiny_synthetic_ms3.py``);
-5. evaluate it with JFMetric on the test split three times: clean audio,
+3. pretrain the tiny MiT to segment the objects, (class, size bin), of the
+   training frames (the synthetic stand-in for ImageNet weights);
+4. build the prototype bank with the audio encoder (K-means++ per class);
+5. train the tiny DDAVS config (``configs/ddavs_tiny_synthetic_ms3.py``);
+6. evaluate it with JFMetric on the test split three times: clean audio,
    audio silenced, audio shuffled between clips (does the model listen?);
-6. write ``results.md`` / ``results.json`` and overlay pictures.
+7. write ``results.md`` / ``results.json`` and overlay pictures.
 
 Usage::
 
@@ -29,7 +31,9 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/ddavs_tiny_synthetic_ms3.py'
 DATA_ROOT = 'data/synthetic/ms3'
 ENCODER_CKPT = 'data/synthetic/pretrained/tiny_htsat_ms3.pth'
+VISUAL_CKPT = 'data/synthetic/pretrained/tiny_mit_ms3.pth'
 BANK = 'data/banks/synthetic_ms3_tiny_k5.pt'
+VISUAL_EPOCHS = '6'
 DATA_ARGS = ['--preset', 'ms3', '--seed', '0', '--num-train', '400',
              '--num-val', '40', '--num-test', '100', '--size', '128',
              '--workers', '2']
@@ -108,6 +112,10 @@ def main(argv=None) -> None:
              'synthetic', '--data-root', DATA_ROOT, '--out', ENCODER_CKPT,
              '--epochs', '20', '--by-size-bin', '--mixtures'], timings,
             'pretrain audio encoder')
+    if a.fresh or not osp.isfile(osp.join(ROOT, VISUAL_CKPT)):
+        run(['tools/pretrain_visual_encoder.py', CONFIG, '--data-root',
+             DATA_ROOT, '--out', VISUAL_CKPT, '--epochs', VISUAL_EPOCHS],
+            timings, 'pretrain visual encoder')
     if a.fresh or not osp.isfile(osp.join(ROOT, BANK)):
         run(['tools/build_prototype_bank.py', CONFIG, '--source', 'synthetic',
              '--data-root', DATA_ROOT, '--split', 'train', '--checkpoint',

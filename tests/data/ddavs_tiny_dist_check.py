@@ -17,3 +17,5 @@ train_pipeline = [
     dict(type='PackAVSInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# compare the trained weights themselves, not their moving average
+custom_hooks = [dict(type='RNGStateHook')]

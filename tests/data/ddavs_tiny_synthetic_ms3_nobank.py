@@ -1,5 +1,7 @@
 # The tiny synthetic MS3 config without the main job's artefacts (pretrained
-# tiny HTSAT, prototype bank): random weights, no bank. For tests only.
+# tiny HTSAT and MiT, prototype bank): random weights, no bank. For tests
+# only.
 _base_ = ['../../configs/ddavs_tiny_synthetic_ms3.py']
 model = dict(
-    audio_encoder=dict(pretrained=None), audio_query=dict(bank=None))
+    audio_encoder=dict(pretrained=None), audio_query=dict(bank=None),
+    backbone=dict(init_cfg=None))
