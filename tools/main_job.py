@@ -33,7 +33,6 @@ DATA_ROOT = 'data/synthetic/ms3'
 ENCODER_CKPT = 'data/synthetic/pretrained/tiny_htsat_ms3.pth'
 VISUAL_CKPT = 'data/synthetic/pretrained/tiny_mit_ms3.pth'
 BANK = 'data/banks/synthetic_ms3_tiny_k5.pt'
-VISUAL_EPOCHS = '6'
 DATA_ARGS = ['--preset', 'ms3', '--seed', '0', '--num-train', '400',
              '--num-val', '40', '--num-test', '100', '--size', '128',
              '--workers', '2']
@@ -114,7 +113,7 @@ def main(argv=None) -> None:
             'pretrain audio encoder')
     if a.fresh or not osp.isfile(osp.join(ROOT, VISUAL_CKPT)):
         run(['tools/pretrain_visual_encoder.py', CONFIG, '--data-root',
-             DATA_ROOT, '--out', VISUAL_CKPT, '--epochs', VISUAL_EPOCHS],
+             DATA_ROOT, '--out', VISUAL_CKPT, '--epochs', '6'],
             timings, 'pretrain visual encoder')
     if a.fresh or not osp.isfile(osp.join(ROOT, BANK)):
         run(['tools/build_prototype_bank.py', CONFIG, '--source', 'synthetic',

@@ -153,11 +153,10 @@ def pretrain_visual_encoder(config: Union[str, Config],
              in_channels=list(cfg.model.decode_head.in_channels),
              channels=channels, num_classes=len(names), dropout_ratio=0.0,
              init_cfg=None))
-    pre = cfg.model.get('data_preprocessor', None) or {}
-    mean = torch.tensor(pre.get('mean', (123.675, 116.28, 103.53)),
-                        dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(pre.get('std', (58.395, 57.12, 57.375)),
-                       dtype=torch.float32).view(1, 3, 1, 1)
+    # normalise as the config's data preprocessor does (its mean/std)
+    pre = MODELS.build(cfg.model.get('data_preprocessor', None)
+                       or dict(type='AVSDataPreprocessor'))
+    mean, std = pre.mean.view(1, 3, 1, 1), pre.std.view(1, 3, 1, 1)
     x_all = torch.from_numpy(frames).permute(0, 3, 1, 2)
     off = label_stride // 2
     y_all = torch.from_numpy(labels[:, off::label_stride, off::label_stride]
