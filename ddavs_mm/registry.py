@@ -11,6 +11,7 @@ from mmseg.registry import DATASETS as MMSEG_DATASETS
 from mmseg.registry import HOOKS as MMSEG_HOOKS
 from mmseg.registry import METRICS as MMSEG_METRICS
 from mmseg.registry import MODELS as MMSEG_MODELS
+from mmseg.registry import OPTIM_WRAPPERS as MMSEG_OPTIM_WRAPPERS
 from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
 from mmseg.registry import VISBACKENDS as MMSEG_VISBACKENDS
 from mmseg.registry import VISUALIZERS as MMSEG_VISUALIZERS
@@ -41,6 +42,11 @@ METRICS = Registry(
     locations=['ddavs_mm.evaluation'])
 HOOKS = Registry(
     'hook', parent=MMSEG_HOOKS, scope=SCOPE, locations=['ddavs_mm.engine'])
+OPTIM_WRAPPERS = Registry(
+    'optim_wrapper',
+    parent=MMSEG_OPTIM_WRAPPERS,
+    scope=SCOPE,
+    locations=['ddavs_mm.engine'])
 VISUALIZERS = Registry(
     'visualizer',
     parent=MMSEG_VISUALIZERS,

@@ -9,6 +9,7 @@ import argparse
 import logging
 import os.path as osp
 
+import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
@@ -45,15 +46,22 @@ def build_cfg(args: argparse.Namespace) -> Config:
     cfg = load_tool_cfg(args)
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.type
-        if optim_wrapper == 'AmpOptimWrapper':
+        if optim_wrapper in ('AmpOptimWrapper', 'AutocastOptimWrapper'):
             print_log('AMP training is already enabled in your config.',
                       logger='current', level=logging.WARNING)
-        else:
-            assert optim_wrapper == 'OptimWrapper', (
-                '`--amp` is only supported when the optimizer wrapper type is '
-                f'`OptimWrapper` but got {optim_wrapper}.')
+        elif optim_wrapper != 'OptimWrapper':
+            raise ValueError(
+                '--amp is only supported when the optimizer wrapper type is '
+                f'OptimWrapper, but the config has {optim_wrapper}')
+        elif torch.cuda.is_available():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
+        else:
+            # mmengine's AmpOptimWrapper needs a GPU; bf16 needs no scaler
+            print_log('--amp without a GPU: bfloat16 autocast on the CPU '
+                      '(AutocastOptimWrapper)', logger='current')
+            cfg.optim_wrapper.type = 'AutocastOptimWrapper'
+            cfg.optim_wrapper.dtype = 'bfloat16'
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

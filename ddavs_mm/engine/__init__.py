@@ -1,9 +1,10 @@
 from .dist import DeviceAwareDistributedDataParallel, init_cpu_distributed
 from .worker_init import epoch_varying_worker_init_fn
 from .hooks import AVSVisualizationHook, RNGStateHook
+from .optimizers import AutocastOptimWrapper
 
 __all__ = [
     'DeviceAwareDistributedDataParallel', 'init_cpu_distributed',
-    'RNGStateHook', 'AVSVisualizationHook',
+    'RNGStateHook', 'AVSVisualizationHook', 'AutocastOptimWrapper',
     'epoch_varying_worker_init_fn'
 ]
