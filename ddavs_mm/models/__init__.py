@@ -1,2 +1,3 @@
-from . import audio_encoders, audio_query, heads, losses, segmentors  # noqa: F401
+from . import (audio_encoders, audio_query, backbones, heads,  # noqa: F401
+               losses, segmentors)
 from .data_preprocessor import AVSDataPreprocessor  # noqa: F401

@@ -1,0 +1,3 @@
+from .freezable_mit import FreezableMixVisionTransformer
+
+__all__ = ['FreezableMixVisionTransformer']
