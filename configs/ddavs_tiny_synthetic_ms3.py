@@ -1,8 +1,9 @@
 # Tiny DDAVS on the synthetic MS3 data set: the main job's config (CPU).
 # Same structure as the paper model at CPU size: MiT (embed 32, one block per
-# stage, pretrained to segment the objects of the training frames, the
-# synthetic stand-in for ImageNet weights) with alignment blocks delayed to
-# stages 3 and 4, a narrow 2-stage
+# stage) with alignment blocks delayed to stages 3 and 4; the MiT and the
+# mask decoder's level projections and fusion are pretrained to segment the
+# objects of the training frames (the synthetic stand-in for ImageNet
+# weights and a segmentation-pretrained head); a narrow 2-stage
 # HTSAT at 16 kHz with 32 mel bins (pretrained to tag the sounds audible in
 # every synthetic second, frozen), a 1-layer Q-Former (width 64) with the
 # prototype bank, the contrastive head, a 128-channel SegFormer head;
@@ -17,12 +18,14 @@ _base_ = ['./_base_/models/ddavs_tiny.py', './_base_/synthetic_tiny.py']
 # Made by the main job before training (tools/run_main_job.sh): the tiny
 # HTSAT pretrained to tag the (class, size bin) sounds of every synthetic
 # second (tools/pretrain_audio_encoder.py --by-size-bin --mixtures), the
-# tiny MiT pretrained to label every object pixel of the training frames
-# with its (class, size bin) (tools/pretrain_visual_encoder.py) and the
+# tiny MiT and a SegFormer head as wide as the mask decoder, pretrained to
+# label every object pixel of the training frames with its (class, size bin)
+# (tools/pretrain_visual_encoder.py; keys backbone.* and head.*) and the
 # prototype bank built with the audio encoder
 # (tools/build_prototype_bank.py). A missing file is an error; set
 # model.audio_query.bank=None / model.audio_encoder.pretrained=None /
-# model.backbone.init_cfg=None to run without them.
+# model.backbone.init_cfg=None / model.decode_head.mask_decoder.init_cfg=None
+# to run without them.
 audio_encoder_checkpoint = 'data/synthetic/pretrained/tiny_htsat_ms3.pth'
 visual_encoder_checkpoint = 'data/synthetic/pretrained/tiny_mit_ms3.pth'
 bank_file = 'data/banks/synthetic_ms3_tiny_k5.pt'
@@ -37,9 +40,17 @@ model = dict(
         bank=dict(_delete_=True, type='PrototypeBank', bank_path=bank_file)),
     backbone=dict(
         embed_dims=32,
-        init_cfg=dict(type='Pretrained', checkpoint=visual_encoder_checkpoint)),
+        init_cfg=dict(type='Pretrained', checkpoint=visual_encoder_checkpoint,
+                      prefix='backbone.')),
     decode_head=dict(
-        in_channels=[32, 64, 160, 256], mask_decoder=dict(channels=128),
+        in_channels=[32, 64, 160, 256],
+        # the level projections and fusion come from the same pretraining
+        # (only the classifier, conv_seg, starts from scratch)
+        mask_decoder=dict(
+            channels=128,
+            init_cfg=dict(_delete_=True, type='Pretrained',
+                          checkpoint=visual_encoder_checkpoint,
+                          prefix='head.')),
         query_readout=True))
 
 train_pipeline = [

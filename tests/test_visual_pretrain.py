@@ -97,22 +97,46 @@ def test_pretrain_learns_and_loads_through_init_cfg(data_root, tmp_path):
     ckpt = torch.load(out, weights_only=True)
     assert ckpt['meta']['classes'][0] == 'background'
     assert ckpt['meta']['by_size_bin'] is True
-    # the file is what a config's backbone init_cfg loads
+    assert ckpt['meta']['head_channels'] == 16
+    # backbone.* and head.* without the pretraining classifier
+    head_keys = {k for k in ckpt['state_dict'] if k.startswith('head.')}
+    assert head_keys and not any('conv_seg' in k for k in head_keys)
+    assert ckpt['state_dict']['head.fusion_conv.conv.weight'].shape[0] == 16
+    # the file is what a config's init_cfgs load, each part by its prefix
     cfg = Config.fromfile(CFG)
-    bb_cfg = cfg.model.backbone.to_dict()
-    bb_cfg['init_cfg'] = dict(type='Pretrained', checkpoint=out)
-    backbone = MODELS.build(bb_cfg)
-    backbone.init_weights()
-    state = backbone.state_dict()
-    assert state.keys() == ckpt['state_dict'].keys()
+    model_cfg = cfg.model.to_dict()
+    model_cfg['backbone']['init_cfg'] = dict(
+        type='Pretrained', checkpoint=out, prefix='backbone.')
+    model_cfg['decode_head']['mask_decoder'].update(
+        channels=16, init_cfg=dict(type='Pretrained', checkpoint=out,
+                                   prefix='head.'))
+    model = MODELS.build(model_cfg)
+    model.init_weights()
+    parts = dict(backbone=model.backbone.state_dict(),
+                 head=model.decode_head.mask_decoder.state_dict())
     for key, value in ckpt['state_dict'].items():
-        assert torch.equal(state[key], value), key
+        part, name = key.split('.', 1)
+        assert torch.equal(parts[part][name], value), key
+    assert {f'backbone.{k}' for k in parts['backbone']} | head_keys == \
+        set(ckpt['state_dict'])
     # deterministic by seed
     out2 = str(tmp_path / 'mit2.pth')
     res2 = pretrain_visual_encoder(CFG, data_root, out2, epochs=8,
                                    batch_size=10, lr=3e-3, channels=16,
                                    seed=0, progress=False)
     assert res2['losses'] == res['losses']
+
+
+def test_pretrain_head_is_as_wide_as_the_mask_decoder(data_root, tmp_path):
+    """Without ``channels`` the head takes the config's mask decoder width,
+    so that the main config's decoder can load it."""
+    out = str(tmp_path / 'w.pth')
+    cfg = Config.fromfile(CFG)
+    cfg.model.decode_head.mask_decoder.channels = 24
+    pretrain_visual_encoder(cfg, data_root, out, epochs=1, batch_size=10,
+                            progress=False)
+    state = torch.load(out, weights_only=True)['state_dict']
+    assert state['head.fusion_conv.conv.weight'].shape[:2] == (24, 4 * 24)
 
 
 def test_pretrain_label_stride_must_match_the_head(data_root, tmp_path):
@@ -138,3 +162,44 @@ def test_pretrain_cli(data_root, tmp_path):
                     '--epochs', '1', '--batch-size', '10', '--channels', '8',
                     '--by-class'])
     assert osp.isfile(out) and res['num_classes'] == 11
+
+
+def test_pretrain_trains_the_stages_a_config_freezes(data_root, tmp_path):
+    """A config that freezes MiT stages for AVS training still gets them
+    pretrained: freezing is for after the pretraining."""
+    cfg = Config.fromfile(CFG)
+    cfg.model.backbone.type = 'FreezableMixVisionTransformer'
+    cfg.model.backbone.frozen_stages = 2
+    out = str(tmp_path / 'f.pth')
+    pretrain_visual_encoder(cfg, data_root, out, epochs=1, batch_size=10,
+                            channels=8, seed=0, progress=False)
+    state = torch.load(out, weights_only=True)['state_dict']
+    torch.manual_seed(0)  # the pretraining's initialisation
+    bb_cfg = cfg.model.backbone.to_dict()
+    bb_cfg.update(init_cfg=None, frozen_stages=0)
+    init = MODELS.build(bb_cfg)
+    init.init_weights()
+    for name, value in init.state_dict().items():
+        if name.startswith(('layers.0.', 'layers.1.')) and \
+                name.endswith('weight'):
+            assert not torch.equal(state[f'backbone.{name}'], value), name
+
+
+def test_main_job_pretrains_again_over_a_backbone_only_file(tmp_path):
+    """The main job reuses a visual pretraining file only if it holds the
+    mask decoder too; a file of the older backbone-only format is redone."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'main_job', osp.join(ROOT, 'tools', 'main_job.py'))
+    main_job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(main_job)
+    old, new = str(tmp_path / 'old.pth'), str(tmp_path / 'new.pth')
+    torch.save(dict(state_dict={'layers.0.0.projection.weight':
+                                torch.zeros(2)}), old)
+    torch.save(dict(state_dict={'backbone.layers.0.0.projection.weight':
+                                torch.zeros(2),
+                                'head.fusion_conv.conv.weight':
+                                torch.zeros(2)}), new)
+    assert not main_job.has_pretrained_head(str(tmp_path / 'missing.pth'))
+    assert not main_job.has_pretrained_head(old)
+    assert main_job.has_pretrained_head(new)

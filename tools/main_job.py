@@ -38,6 +38,21 @@ DATA_ARGS = ['--preset', 'ms3', '--seed', '0', '--num-train', '400',
              '--workers', '2']
 
 
+def has_pretrained_head(path: str) -> bool:
+    """Whether ``path`` is a visual pretraining file the config can load:
+    it exists and holds the mask decoder's ``head.*`` keys (files written
+    before the decoder was pretrained hold the backbone only)."""
+    import torch
+    if not osp.isfile(path):
+        return False
+    state = torch.load(path, map_location='cpu', weights_only=True)
+    if any(k.startswith('head.') for k in state.get('state_dict', {})):
+        return True
+    print(f'{path} holds no mask decoder (head.*) weights: pretraining '
+          'again', flush=True)
+    return False
+
+
 def run(cmd: list, log: dict, name: str) -> None:
     """Run one tool, echo its command, time it, fail loudly."""
     print(f'\n=== {name}: {" ".join(cmd)}', flush=True)
@@ -111,7 +126,7 @@ def main(argv=None) -> None:
              'synthetic', '--data-root', DATA_ROOT, '--out', ENCODER_CKPT,
              '--epochs', '20', '--by-size-bin', '--mixtures'], timings,
             'pretrain audio encoder')
-    if a.fresh or not osp.isfile(osp.join(ROOT, VISUAL_CKPT)):
+    if a.fresh or not has_pretrained_head(osp.join(ROOT, VISUAL_CKPT)):
         run(['tools/pretrain_visual_encoder.py', CONFIG, '--data-root',
              DATA_ROOT, '--out', VISUAL_CKPT, '--epochs', '6'],
             timings, 'pretrain visual encoder')

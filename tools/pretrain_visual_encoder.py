@@ -2,8 +2,11 @@
 
 Used by the main job to give the tiny MiT of the synthetic configs the role
 ImageNet pretraining plays for MiT-B5 (see
-ddavs_mm/apis/visual_encoder_pretrain.py). The file it writes is loaded with
-``model.backbone.init_cfg=dict(type='Pretrained', checkpoint=...)``.
+ddavs_mm/apis/visual_encoder_pretrain.py). The file it writes holds the
+backbone (keys ``backbone.*``) and the segmentation head without its
+classifier (``head.*``); a config loads them with ``init_cfg=dict(
+type='Pretrained', checkpoint=..., prefix='backbone.')`` on the backbone and
+``prefix='head.'`` on ``decode_head.mask_decoder``.
 Example::
 
     python tools/pretrain_visual_encoder.py configs/ddavs_tiny_synthetic_ms3.py \
@@ -28,8 +31,9 @@ def main(argv=None) -> dict:
     p.add_argument('--epochs', type=int, default=6)
     p.add_argument('--batch-size', type=int, default=32)
     p.add_argument('--lr', type=float, default=2e-3)
-    p.add_argument('--channels', type=int, default=64,
-                   help='width of the throw-away segmentation head')
+    p.add_argument('--channels', type=int, default=None,
+                   help='width of the segmentation head (default: the '
+                   'config\'s decode_head.mask_decoder.channels)')
     p.add_argument('--by-class', action='store_true',
                    help='label objects by class instead of (class, size bin)')
     p.add_argument('--seed', type=int, default=0)

@@ -14,14 +14,24 @@ come from re-rendering the clips of the data set's sidecar
 (``synthetic_info.json``), the frames themselves are read from disk as
 ``LoadClipFrames`` reads them.
 
-The checkpoint holds ``state_dict`` (the backbone's own keys) and ``meta``;
-a config loads it with
-``model.backbone.init_cfg = dict(type='Pretrained', checkpoint=path)``.
+The checkpoint holds ``state_dict`` and ``meta``. Its keys are the
+backbone's under ``backbone.`` and the head's level projections and fusion
+(``convs``, ``fusion_conv``; not its ``conv_seg`` classifier) under
+``head.``. The head is built like the config's mask decoder
+(``decode_head.mask_decoder``, same width), so a config loads both::
+
+    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=path,
+                                prefix='backbone.'))
+    decode_head=dict(mask_decoder=dict(init_cfg=dict(
+        type='Pretrained', checkpoint=path, prefix='head.')))
+
+The mask decoder then starts with the fused map that already tells the
+objects apart, and only its classifier starts from scratch.
 """
 import logging
 import os
 import os.path as osp
-from typing import List, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -94,6 +104,18 @@ def collect_synthetic_object_frames(data_root: str,
     return np.stack(frames), np.stack(labels), ['background'] + list(names)
 
 
+def pretrained_state_dict(backbone: torch.nn.Module,
+                          head: torch.nn.Module) -> dict:
+    """Backbone keys under ``backbone.``, head keys but its classifier
+    (``conv_seg``, one logit per pretraining label) under ``head.``."""
+    state = {f'backbone.{k}': v.detach().clone()
+             for k, v in backbone.state_dict().items()}
+    state.update({f'head.{k}': v.detach().clone()
+                  for k, v in head.state_dict().items()
+                  if not k.startswith('conv_seg.')})
+    return state
+
+
 def pretrain_visual_encoder(config: Union[str, Config],
                             data_root: str,
                             out: str,
@@ -101,7 +123,7 @@ def pretrain_visual_encoder(config: Union[str, Config],
                             epochs: int = 6,
                             batch_size: int = 32,
                             lr: float = 2e-3,
-                            channels: int = 64,
+                            channels: Optional[int] = None,
                             label_stride: int = 4,
                             by_size_bin: bool = True,
                             seed: int = 0,
@@ -124,7 +146,9 @@ def pretrain_visual_encoder(config: Union[str, Config],
         epochs (int): passes over the frames. Defaults to 6.
         batch_size (int): frames per step. Defaults to 32.
         lr (float): peak AdamW learning rate. Defaults to 2e-3.
-        channels (int): width of the throw-away head. Defaults to 64.
+        channels (int, optional): width of the head. Defaults to the
+            config's ``decode_head.mask_decoder.channels`` (64 if unset),
+            so that the head can initialise the mask decoder.
         label_stride (int): the head's output stride; labels are sampled at
             the centre of each cell. Defaults to 4 (MiT's first stage).
         by_size_bin (bool): (class, size bin) labels instead of classes.
@@ -145,13 +169,20 @@ def pretrain_visual_encoder(config: Union[str, Config],
     bb_cfg = cfg.model.backbone.to_dict() if hasattr(
         cfg.model.backbone, 'to_dict') else dict(cfg.model.backbone)
     bb_cfg['init_cfg'] = None  # the file this writes may be the config's
+    if bb_cfg.get('frozen_stages'):  # the stages frozen later learn here
+        bb_cfg['frozen_stages'] = 0
     torch.manual_seed(seed)
     backbone = MODELS.build(bb_cfg)
     backbone.init_weights()
+    dec_cfg = dict(cfg.model.decode_head.get('mask_decoder', None) or {})
+    if channels is None:
+        channels = dec_cfg.get('channels', 64)
     head = MODELS.build(
         dict(type='SegformerMaskDecoder',
              in_channels=list(cfg.model.decode_head.in_channels),
              channels=channels, num_classes=len(names), dropout_ratio=0.0,
+             norm_cfg=dec_cfg.get('norm_cfg', dict(type='BN',
+                                                   requires_grad=True)),
              init_cfg=None))
     # normalise as the config's data preprocessor does (its mean/std)
     pre = MODELS.build(cfg.model.get('data_preprocessor', None)
@@ -202,11 +233,11 @@ def pretrain_visual_encoder(config: Union[str, Config],
                   logger='current', level=logging.INFO)
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     torch.save(
-        dict(state_dict={k: v.detach().clone()
-                         for k, v in backbone.state_dict().items()},
+        dict(state_dict=pretrained_state_dict(backbone, head),
              meta=dict(data_root=data_root, split=split, classes=names,
                        by_size_bin=by_size_bin, epochs=epochs, seed=seed,
                        label_stride=label_stride, train_accuracy=acc,
-                       backbone=bb_cfg.get('type'))), out)
+                       backbone=bb_cfg.get('type'), head_channels=channels)),
+        out)
     return dict(path=out, num_frames=len(x_all), num_classes=len(names),
                 train_accuracy=acc, losses=losses)

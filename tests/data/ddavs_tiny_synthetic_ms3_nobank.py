@@ -4,4 +4,5 @@
 _base_ = ['../../configs/ddavs_tiny_synthetic_ms3.py']
 model = dict(
     audio_encoder=dict(pretrained=None), audio_query=dict(bank=None),
-    backbone=dict(init_cfg=None))
+    backbone=dict(init_cfg=None),
+    decode_head=dict(mask_decoder=dict(init_cfg=None)))
