@@ -21,9 +21,10 @@ class AutocastOptimWrapper(OptimWrapper):
     the optimizer state stay fp32; only the autocast ops run in ``dtype``.
 
     Args:
-        dtype (str | torch.dtype): ``'bfloat16'`` (default) or ``'float16'``
-            (float16 without loss scaling is only safe for inference-like
-            ranges; use ``AmpOptimWrapper`` for fp16 training on a GPU).
+        dtype (str | torch.dtype): ``'bfloat16'`` (default) or
+            ``'float16'``. There is no loss scaling here, which float16
+            gradients may need: for fp16 training on a GPU use
+            ``AmpOptimWrapper``.
         **kwargs: :class:`~mmengine.optim.OptimWrapper` arguments
             (``optimizer``, ``clip_grad``, ``accumulative_counts``).
     """

@@ -13,8 +13,8 @@ class FreezableMixVisionTransformer(MixVisionTransformer):
     transformer blocks and its norm (``self.layers[i]``). The first
     ``frozen_stages`` stages get ``requires_grad=False`` and stay in eval
     mode. Frames never require a gradient, so autograd then records nothing
-    for them: their backward pass (the most expensive one, at stride 4) is
-    skipped, not only their update. Use it with pretrained weights
+    for them: their backward pass is skipped, not only their update (stage
+    1 runs at stride 4, the backbone's most expensive resolution). Use it with pretrained weights
     (``init_cfg=dict(type='Pretrained', ...)``); a frozen random stage is a
     random feature extractor.
 
