@@ -14,9 +14,9 @@ class FreezableMixVisionTransformer(MixVisionTransformer):
     ``frozen_stages`` stages get ``requires_grad=False`` and stay in eval
     mode. Frames never require a gradient, so autograd then records nothing
     for them: their backward pass is skipped, not only their update (stage
-    1 runs at stride 4, the backbone's most expensive resolution). Use it with pretrained weights
-    (``init_cfg=dict(type='Pretrained', ...)``); a frozen random stage is a
-    random feature extractor.
+    1 runs at stride 4, the backbone's most expensive resolution). Use it
+    with pretrained weights (``init_cfg=dict(type='Pretrained', ...)``); a
+    frozen random stage is a random feature extractor.
 
     Args:
         frozen_stages (int): number of leading stages to freeze, ``0``
