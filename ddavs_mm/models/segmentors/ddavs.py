@@ -17,6 +17,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 
 from ddavs_mm.registry import MODELS
+from ..utils import resize_bilinear
 
 ForwardResults = Union[Dict[str, torch.Tensor], List[BaseDataElement],
                        torch.Tensor]
@@ -248,10 +249,8 @@ class DDAVS(BaseModel):
         return logits
 
     def _resize(self, logits: torch.Tensor, size) -> torch.Tensor:
-        if tuple(logits.shape[-2:]) == tuple(size):
-            return logits
-        return F.interpolate(logits, size=tuple(size), mode='bilinear',
-                             align_corners=self.align_corners)
+        # F.interpolate's values, by matrix products (a faster backward)
+        return resize_bilinear(logits, size, self.align_corners)
 
     @staticmethod
     def _stack_field(data_samples, name: str, t: int,
@@ -314,8 +313,12 @@ class DDAVS(BaseModel):
                                     device=logits.device)
         mask_flags = mask_flags.bool()
         losses = OrderedDict()
-        sel_logits = self._resize(logits[mask_flags], gt.shape[-2:])
-        sel_gt = gt[mask_flags].long()
+        if mask_flags.all():  # no boolean gather (and its copy) needed
+            sel_logits, sel_gt = logits, gt
+        else:
+            sel_logits, sel_gt = logits[mask_flags], gt[mask_flags]
+        sel_logits = self._resize(sel_logits, gt.shape[-2:])
+        sel_gt = sel_gt.long()
         for loss_fn in self.losses:
             name = loss_fn.loss_name
             if not mask_flags.any():  # keep the graph, contribute 0
