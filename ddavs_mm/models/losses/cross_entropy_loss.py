@@ -51,11 +51,16 @@ class AVSCrossEntropyLoss(nn.Module):
             valid = target != self.ignore_index
             if not valid.any():
                 return logits.sum() * 0.
-            if (target[valid] > 1).any():
+            target = torch.where(valid, target, torch.zeros_like(target))
+            if (target > 1).any():
                 raise ValueError('binary cross-entropy got labels other '
                                  'than {0, 1, ignore}')
+            # the mean over valid pixels, as a weighted sum (no boolean
+            # gather of the full-size maps)
+            valid = valid.float()
             loss = F.binary_cross_entropy_with_logits(
-                logits[:, 0][valid].float(), target[valid].float())
+                logits[:, 0].float(), target.float(), weight=valid,
+                reduction='sum') / valid.sum()
         else:
             weight = None
             if self.class_weight is not None:
