@@ -11,6 +11,8 @@ from mmseg.registry import DATASETS as MMSEG_DATASETS
 from mmseg.registry import HOOKS as MMSEG_HOOKS
 from mmseg.registry import METRICS as MMSEG_METRICS
 from mmseg.registry import MODELS as MMSEG_MODELS
+from mmseg.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as MMSEG_OPTIM_WRAPPER_CONSTRUCTORS
 from mmseg.registry import OPTIM_WRAPPERS as MMSEG_OPTIM_WRAPPERS
 from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
 from mmseg.registry import VISBACKENDS as MMSEG_VISBACKENDS
@@ -45,6 +47,11 @@ HOOKS = Registry(
 OPTIM_WRAPPERS = Registry(
     'optim_wrapper',
     parent=MMSEG_OPTIM_WRAPPERS,
+    scope=SCOPE,
+    locations=['ddavs_mm.engine'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor',
+    parent=MMSEG_OPTIM_WRAPPER_CONSTRUCTORS,
     scope=SCOPE,
     locations=['ddavs_mm.engine'])
 VISUALIZERS = Registry(

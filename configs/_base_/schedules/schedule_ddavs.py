@@ -4,8 +4,12 @@ max_epochs = 120
 warmup_epochs = 2
 base_lr = 1e-4
 
+# MergedParamGroupsConstructor: mmengine's paramwise rules, with the
+# per-parameter groups they create merged where their options are equal
+# (a shorter optimizer step; ddavs_mm/engine/optimizers/).
 optim_wrapper = dict(
     type='OptimWrapper',
+    constructor='MergedParamGroupsConstructor',
     optimizer=dict(
         type='AdamW', lr=base_lr, betas=(0.9, 0.999), weight_decay=0.05),
     clip_grad=None,
