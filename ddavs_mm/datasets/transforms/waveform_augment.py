@@ -1,5 +1,5 @@
 """Waveform augmentation of the Contrastive Optimization Module (paper
-Table 7), built on pedalboard's effects."""
+Table 7), built on pedalboard's effects and librosa's pitch shift."""
 from typing import Tuple
 
 import numpy as np
@@ -17,8 +17,15 @@ class WaveformAugment(BaseTransform):
 
     * Reverberation ``r in [20, 40]``: pedalboard ``Reverb`` with
       ``room_size = r / 100`` (``room_size_range=(0.2, 0.4)``).
-    * Pitch shift ``[-150, 150]`` cents: ``PitchShift`` with
-      ``semitones = cents / 100``.
+    * Pitch shift ``[-150, 150]`` cents: ``semitones = cents / 100``, by
+      ``librosa.effects.pitch_shift`` (phase vocoder and soxr resampling;
+      ``pitch_backend='librosa'``, the default) or by pedalboard's
+      ``PitchShift`` (Rubber Band; ``pitch_backend='pedalboard'``). On one
+      core librosa shifts a 5-s, 16-kHz clip in ~17 ms, Rubber Band in
+      ~50 ms. The data worker shares the cores with the training step, so
+      on a 2-core machine its time adds to every iteration almost one to
+      one: with Rubber Band the pitch shift alone was a fifth of a tiny
+      DDAVS step (``docs/main_job_experiments.md``).
     * Dynamic-range compression, "fixed setting": ``Compressor`` with
       constant ``threshold_db``, ``ratio``, ``attack_ms``, ``release_ms``.
     * Volume jitter, ``SNR in [10, 20]`` dB: the paper calls it an
@@ -26,7 +33,8 @@ class WaveformAugment(BaseTransform):
       Gaussian noise at a random SNR in that range, relative to the power of
       the (already augmented) waveform. An all-zero waveform gets no noise.
 
-    Each effect runs with its own probability; all parameters are drawn from
+    Each effect runs with its own probability, in the order above; all
+    parameters are drawn from
     numpy's global RNG, which MMEngine seeds per worker, so runs are
     reproducible. The whole ``T * S`` waveform is processed as one mono
     signal (pedalboard takes float32 ``[channels, samples]``) and the output
@@ -37,6 +45,7 @@ class WaveformAugment(BaseTransform):
         room_size_range (tuple[float, float]): Defaults to (0.2, 0.4).
         pitch_prob (float): Defaults to 0.5.
         pitch_cents_range (tuple[float, float]): Defaults to (-150, 150).
+        pitch_backend (str): ``'librosa'`` (default) or ``'pedalboard'``.
         compressor_prob (float): Defaults to 0.5.
         compressor_threshold_db (float): Defaults to -20.
         compressor_ratio (float): Defaults to 4.
@@ -57,6 +66,7 @@ class WaveformAugment(BaseTransform):
                  room_size_range: Tuple[float, float] = (0.2, 0.4),
                  pitch_prob: float = 0.5,
                  pitch_cents_range: Tuple[float, float] = (-150., 150.),
+                 pitch_backend: str = 'librosa',
                  compressor_prob: float = 0.5,
                  compressor_threshold_db: float = -20.,
                  compressor_ratio: float = 4.,
@@ -77,12 +87,20 @@ class WaveformAugment(BaseTransform):
                         ('snr_db_range', snr_db_range)):
             if len(r) != 2 or r[0] > r[1]:
                 raise ValueError(f'{name} must be (low, high), got {r}')
+        if pitch_backend not in ('librosa', 'pedalboard'):
+            raise ValueError(f'pitch_backend must be "librosa" or '
+                             f'"pedalboard", got {pitch_backend!r}')
         if not 0 <= room_size_range[0] <= room_size_range[1] <= 1:
             raise ValueError('room_size_range must lie in [0, 1]')
         self.reverb_prob = reverb_prob
         self.room_size_range = tuple(room_size_range)
         self.pitch_prob = pitch_prob
         self.pitch_cents_range = tuple(pitch_cents_range)
+        self.pitch_backend = pitch_backend
+        if pitch_backend == 'librosa':
+            # import (numba, ~1 s) here, in the process that builds the
+            # pipeline: data-loader workers forked from it inherit it
+            import librosa.effects  # noqa: F401
         self.compressor_prob = compressor_prob
         self.compressor = dict(
             threshold_db=compressor_threshold_db,
@@ -114,22 +132,15 @@ class WaveformAugment(BaseTransform):
                              f'{wav.shape}')
         sr = float(results['sample_rate'])
         params = self._draw()
-        effects = []
-        if 'room_size' in params:
-            effects.append(pedalboard.Reverb(room_size=params['room_size']))
-        if 'pitch_cents' in params:
-            effects.append(
-                pedalboard.PitchShift(semitones=params['pitch_cents'] / 100.))
-        if 'compressor' in params:
-            effects.append(pedalboard.Compressor(**self.compressor))
         out = wav
-        if effects:
-            board = pedalboard.Pedalboard(effects)
-            out = board(wav[None, :].copy(), sr)[0]
-            if len(out) >= len(wav):
-                out = out[:len(wav)]
-            else:
-                out = np.pad(out, (0, len(wav) - len(out)))
+        if 'room_size' in params:
+            out = self._board(
+                out, sr, pedalboard.Reverb(room_size=params['room_size']))
+        if 'pitch_cents' in params:
+            out = self._pitch_shift(out, sr, params['pitch_cents'] / 100.)
+        if 'compressor' in params:
+            out = self._board(out, sr,
+                              pedalboard.Compressor(**self.compressor))
         if 'snr_db' in params:
             power = float(np.mean(out.astype(np.float64)**2))
             if power > 0:
@@ -144,11 +155,35 @@ class WaveformAugment(BaseTransform):
         results['waveform_aug_params'] = params
         return results
 
+    @staticmethod
+    def _fit(out: np.ndarray, n: int) -> np.ndarray:
+        """Trim or zero-pad to ``n`` samples."""
+        if len(out) >= n:
+            return out[:n]
+        return np.pad(out, (0, n - len(out)))
+
+    def _board(self, wav: np.ndarray, sr: float, effect) -> np.ndarray:
+        board = pedalboard.Pedalboard([effect])
+        out = board(wav[None, :].astype(np.float32, copy=True), sr)[0]
+        return self._fit(out, len(wav))
+
+    def _pitch_shift(self, wav: np.ndarray, sr: float,
+                     semitones: float) -> np.ndarray:
+        if self.pitch_backend == 'pedalboard':
+            return self._board(wav, sr,
+                               pedalboard.PitchShift(semitones=semitones))
+        import librosa
+        out = librosa.effects.pitch_shift(
+            np.ascontiguousarray(wav, dtype=np.float32), sr=sr,
+            n_steps=semitones)
+        return self._fit(out, len(wav))
+
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(reverb_prob={self.reverb_prob}, '
                 f'room_size_range={self.room_size_range}, '
                 f'pitch_prob={self.pitch_prob}, '
                 f'pitch_cents_range={self.pitch_cents_range}, '
+                f'pitch_backend={self.pitch_backend!r}, '
                 f'compressor_prob={self.compressor_prob}, '
                 f'compressor={self.compressor}, '
                 f'noise_prob={self.noise_prob}, '
