@@ -15,7 +15,8 @@ from avs_fixtures import (frame, square_mask, tone, write_gray_png,  # noqa
 from ddavs_mm.datasets.transforms import (  # noqa: E402
     ClipCenterCrop, ClipPhotoMetricDistortion, ClipRandomCrop,
     ClipRandomFlip, ClipRandomResizedCrop, ClipResize, ClipShortSideResize,
-    LoadAudio, LoadClipFrames, LoadClipMasks, PackAVSInputs, WaveformAugment)
+    ClipSampleFrames, LoadAudio, LoadClipFrames, LoadClipMasks, PackAVSInputs,
+    WaveformAugment)
 from ddavs_mm.structures import AVSDataSample  # noqa: E402
 
 
@@ -348,3 +349,102 @@ def test_pack_shapes(tmp_path):
     # no augmentation -> no audio_aug
     r.pop('waveform_aug')
     assert 'audio_aug' not in PackAVSInputs()(r)['inputs']
+
+
+# ------------------------------------------------------- ClipSampleFrames
+def _stepped_wav(tmp_path, T, sr=8000):
+    """Second t of the file is the constant 0.1 * (t + 1)."""
+    wav = np.concatenate([np.full(sr, 0.1 * (t + 1), np.float32)
+                          for t in range(T)])
+    p = str(tmp_path / 'steps.wav')
+    write_wav(p, wav, sr)
+    return p
+
+
+def _seconds(wav, sr=8000):
+    return [round(float(x), 3) for x in wav.reshape(-1, sr).mean(1)]
+
+
+@pytest.mark.parametrize('position', ['first', 'after_loading'])
+def test_clip_sample_frames_cuts_every_frame_key(tmp_path, position):
+    T, sr = 4, 8000
+    results = _clip(tmp_path, T=T, size=16)
+    results['audio_paths'] = [_stepped_wav(tmp_path, T, sr)]
+    results['mask_flags'] = [True, False, True, True]
+    load = [LoadClipFrames(), LoadClipMasks(), LoadAudio(sample_rate=sr)]
+    sample = ClipSampleFrames(num_frames=2)
+    steps = [sample] + load if position == 'first' else load + [sample]
+    np.random.seed(3)
+    for t in steps:
+        results = t(results)
+    keep = results['frame_indices']
+    assert len(keep) == 2 and keep == sorted(keep) and 1 not in keep
+    assert results['num_frames'] == 2 and results['clip_num_frames'] == T
+    assert results['frame_paths'] == [str(tmp_path / f'f{t}.png')
+                                      for t in keep]
+    assert results['mask_flags'] == [True, True]
+    for t, frame_t, mask_t in zip(keep, results['frames'],
+                                  results['gt_masks']):
+        np.testing.assert_array_equal(frame_t, frame(t, 16))
+        assert mask_t.sum() == (square_mask(t + 1, 16) > 0).sum()
+    # the waveform holds the kept frames' own seconds
+    assert _seconds(results["waveform"], sr) == \
+        [round(0.1 * (t + 1), 3) for t in keep]
+    packed = PackAVSInputs()(results)
+    assert packed['inputs']['frames'].shape == (2, 3, 16, 16)
+    assert packed['inputs']['audio'].shape == (2, sr)
+    assert packed['data_samples'].metainfo['frame_indices'] == keep
+
+
+def test_clip_sample_frames_fills_up_with_unannotated_frames(tmp_path):
+    results = _clip(tmp_path, T=5, size=16)
+    results['mask_flags'] = [True] + [False] * 4  # AVSBench S4 train clips
+    for seed in range(5):
+        np.random.seed(seed)
+        out = ClipSampleFrames(num_frames=3)(dict(results))
+        assert out['frame_indices'][0] == 0
+        assert out['mask_flags'] == [True, False, False]
+
+
+def test_clip_sample_frames_errors(tmp_path):
+    results = _clip(tmp_path, T=2, size=16)
+    with pytest.raises(ValueError, match='Clip c has 2 frames'):
+        ClipSampleFrames(num_frames=3)(dict(results))
+    with pytest.raises(ValueError, match='num_frames'):
+        ClipSampleFrames(num_frames=0)
+    bad = dict(results, mask_flags=[True])
+    with pytest.raises(ValueError, match='mask_flags has 1 entries'):
+        ClipSampleFrames(num_frames=1)(bad)
+    once = ClipSampleFrames(num_frames=1)(dict(results))
+    with pytest.raises(ValueError, match='sampled already'):
+        ClipSampleFrames(num_frames=1)(once)
+    loaded = LoadClipFrames()(dict(results))
+    loaded.update(waveform=np.zeros(100, np.float32),
+                  audio_segment_samples=30)
+    with pytest.raises(ValueError, match='does not split'):
+        ClipSampleFrames(num_frames=1)(loaded)
+
+
+def test_load_audio_checks_frame_indices(tmp_path):
+    results = _clip(tmp_path, T=3, size=16)
+    results['audio_paths'] = [_stepped_wav(tmp_path, 3)]
+    results.update(frame_indices=[0, 3], clip_num_frames=3, num_frames=2)
+    with pytest.raises(ValueError, match='frame_indices'):
+        LoadAudio(sample_rate=8000)(results)
+
+
+@pytest.mark.parametrize('backend', ['librosa', 'pedalboard'])
+def test_waveform_augment_pitch_shift_moves_a_tone(backend):
+    sr = 16000
+    wav = tone(440, 2, sr, amp=0.5)
+    aug = WaveformAugment(reverb_prob=0, pitch_prob=1, compressor_prob=0,
+                          noise_prob=0, pitch_cents_range=(100., 100.),
+                          pitch_backend=backend)
+    out = aug(dict(waveform=wav, sample_rate=sr))['waveform_aug']
+    assert out.shape == wav.shape and out.dtype == np.float32
+    mid = out[4000:-4000] * np.hanning(len(wav) - 8000)
+    peak = np.fft.rfftfreq(len(mid), 1 / sr)[np.abs(np.fft.rfft(mid)).argmax()]
+    # one semitone up: 440 * 2 ** (1 / 12) = 466.2 Hz (0.5 Hz bins)
+    assert abs(peak - 466.16) < 1.5, (backend, peak)
+    with pytest.raises(ValueError, match='pitch_backend'):
+        WaveformAugment(pitch_backend='sox')

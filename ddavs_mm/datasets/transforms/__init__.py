@@ -5,11 +5,12 @@ from .clip_transforms import (ClipCenterCrop, ClipPhotoMetricDistortion,
                               ClipShortSideResize)
 from .formatting import PackAVSInputs
 from .loading import LoadClipFrames, LoadClipMasks
+from .temporal_sampling import ClipSampleFrames
 from .waveform_augment import WaveformAugment
 
 __all__ = [
     'LoadAudio', 'ClipCenterCrop', 'ClipPhotoMetricDistortion',
     'ClipRandomCrop', 'ClipRandomFlip', 'ClipRandomResizedCrop', 'ClipResize',
-    'ClipShortSideResize', 'PackAVSInputs', 'LoadClipFrames', 'LoadClipMasks',
+    'ClipShortSideResize', 'ClipSampleFrames', 'PackAVSInputs', 'LoadClipFrames', 'LoadClipMasks',
     'WaveformAugment'
 ]

@@ -54,8 +54,14 @@ class LoadAudio(BaseTransform):
         allow_silent (bool): accept an all-zero source file. Defaults to
             False (error naming the file).
 
+    When ``ClipSampleFrames`` ran before (``frame_indices`` and
+    ``clip_num_frames`` set), the window covers all ``clip_num_frames``
+    frames and only the segments of ``frame_indices`` are kept, in that
+    order.
+
     Required keys: ``audio_paths``, ``num_frames`` (or ``frame_paths``);
-    optional ``audio_offset``, ``audio_duration``, ``audio_crop``.
+    optional ``audio_offset``, ``audio_duration``, ``audio_crop``,
+    ``frame_indices`` with ``clip_num_frames``.
 
     Added keys: ``waveform`` (float32 ``[num_frames * S]``, ``S =
     round(segment_seconds * sample_rate)``), ``sample_rate``,
@@ -100,6 +106,16 @@ class LoadAudio(BaseTransform):
             raise ValueError(f'Clip {results.get("clip_id", "?")} has no '
                              f'audio file')
         T = results.get('num_frames') or len(results['frame_paths'])
+        indices = results.get('frame_indices')
+        if indices is not None:  # ClipSampleFrames ran before loading
+            T = results.get('clip_num_frames')
+            if T is None or len(indices) != (results.get('num_frames') or
+                                             len(indices)) or \
+                    not all(0 <= i < T for i in indices):
+                raise ValueError(
+                    f'Clip {results.get("clip_id", "?")}: frame_indices '
+                    f'{list(indices)} do not fit clip_num_frames={T} and '
+                    f'num_frames={results.get("num_frames")}')
         seg = int(round(self.segment_seconds * self.sample_rate))
         total = T * seg
         offset = float(results.get('audio_offset') or 0.0)
@@ -118,6 +134,9 @@ class LoadAudio(BaseTransform):
         if not self.allow_silent and not np.any(out):
             raise ValueError(f'Waveform of {paths} is silent in the used '
                              f'window; set allow_silent=True to accept it')
+        if indices is not None:
+            out = np.ascontiguousarray(
+                out.reshape(T, seg)[list(indices)].reshape(-1))
         results['waveform'] = out
         results['sample_rate'] = self.sample_rate
         results['audio_segment_samples'] = seg

@@ -11,7 +11,8 @@ from ddavs_mm.structures import AVSDataSample
 DEFAULT_META_KEYS = ('sample_idx', 'clip_id', 'frame_paths', 'audio_paths',
                      'ori_shape', 'img_shape', 'num_frames', 'mask_mode',
                      'flip', 'flip_direction', 'scale_factor', 'category',
-                     'category_ids', 'num_classes', 'sample_rate')
+                     'category_ids', 'num_classes', 'sample_rate',
+                     'frame_indices')
 
 
 @TRANSFORMS.register_module()
