@@ -11,6 +11,6 @@ from .waveform_augment import WaveformAugment
 __all__ = [
     'LoadAudio', 'ClipCenterCrop', 'ClipPhotoMetricDistortion',
     'ClipRandomCrop', 'ClipRandomFlip', 'ClipRandomResizedCrop', 'ClipResize',
-    'ClipShortSideResize', 'ClipSampleFrames', 'PackAVSInputs', 'LoadClipFrames', 'LoadClipMasks',
-    'WaveformAugment'
+    'ClipShortSideResize', 'ClipSampleFrames', 'PackAVSInputs',
+    'LoadClipFrames', 'LoadClipMasks', 'WaveformAugment'
 ]
