@@ -124,7 +124,7 @@ def main(argv=None) -> None:
     if a.fresh or not osp.isfile(osp.join(ROOT, ENCODER_CKPT)):
         run(['tools/pretrain_audio_encoder.py', CONFIG, '--source',
              'synthetic', '--data-root', DATA_ROOT, '--out', ENCODER_CKPT,
-             '--epochs', '20', '--by-size-bin', '--mixtures'], timings,
+             '--epochs', '30', '--by-size-bin', '--mixtures'], timings,
             'pretrain audio encoder')
     if a.fresh or not has_pretrained_head(osp.join(ROOT, VISUAL_CKPT)):
         run(['tools/pretrain_visual_encoder.py', CONFIG, '--data-root',
