@@ -52,13 +52,24 @@ def bilinear_resize_matrix(n_in: int,
         device: of the returned matrix.
 
     Returns:
-        Tensor: ``[n_out, n_in]``.
+        Tensor: ``[n_out, n_in]``, cached per sizes, dtype and device (so
+        a GPU forward pass copies nothing from the host); do not modify it
+        in place.
     """
     if n_in < 1 or n_out < 1:
         raise ValueError(f'sizes must be >= 1, got n_in={n_in}, '
                          f'n_out={n_out}')
-    return _matrix_fp64(int(n_in), int(n_out), bool(align_corners)).to(
-        dtype=dtype, device=device)
+    return _matrix(int(n_in), int(n_out), bool(align_corners), dtype,
+                   torch.device(device) if device is not None else
+                   torch.device('cpu'))
+
+
+@lru_cache(maxsize=256)
+def _matrix(n_in: int, n_out: int, align_corners: bool, dtype: torch.dtype,
+            device: torch.device) -> torch.Tensor:
+    # cached per dtype and device: no host-to-device copy per forward pass
+    return _matrix_fp64(n_in, n_out, align_corners).to(dtype=dtype,
+                                                       device=device)
 
 
 def resize_bilinear(x: torch.Tensor,
