@@ -44,6 +44,22 @@ def test_resize_matches_interpolate(shape, size, align_corners):
     torch.testing.assert_close(g_out, g_ref)
 
 
+def test_matrices_cached_under_inference_mode_serve_autograd_later():
+    # the first call (e.g. a benchmark or demo) may run in inference mode;
+    # training in the same process must still backpropagate through the
+    # cached matrices
+    with torch.inference_mode():
+        resize_bilinear(torch.randn(1, 2, 3, 5), (11, 7))
+        resize_bilinear(torch.randn(1, 2, 3, 5, dtype=torch.float64),
+                        (11, 7))
+    for dtype in (torch.float32, torch.float64):
+        x = torch.randn(1, 2, 3, 5, dtype=dtype, requires_grad=True)
+        grad, = torch.autograd.grad(resize_bilinear(x, (11, 7)).sum(), x)
+        ref, = torch.autograd.grad(
+            F.interpolate(x, size=(11, 7), mode='bilinear').sum(), x)
+        torch.testing.assert_close(grad, ref)
+
+
 def test_resize_same_size_and_errors():
     x = torch.randn(1, 2, 4, 4)
     assert resize_bilinear(x, (4, 4)) is x

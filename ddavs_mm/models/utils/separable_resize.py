@@ -15,6 +15,7 @@ import torch
 
 
 @lru_cache(maxsize=64)
+@torch.inference_mode(False)  # cached: must stay usable by autograd later
 def _matrix_fp64(n_in: int, n_out: int, align_corners: bool) -> torch.Tensor:
     dst = torch.arange(n_out, dtype=torch.float64)
     if align_corners:
@@ -65,6 +66,7 @@ def bilinear_resize_matrix(n_in: int,
 
 
 @lru_cache(maxsize=256)
+@torch.inference_mode(False)  # cached: must stay usable by autograd later
 def _matrix(n_in: int, n_out: int, align_corners: bool, dtype: torch.dtype,
             device: torch.device) -> torch.Tensor:
     # cached per dtype and device: no host-to-device copy per forward pass
