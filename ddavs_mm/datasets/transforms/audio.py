@@ -109,8 +109,8 @@ class LoadAudio(BaseTransform):
         indices = results.get('frame_indices')
         if indices is not None:  # ClipSampleFrames ran before loading
             T = results.get('clip_num_frames')
-            if T is None or len(indices) != (results.get('num_frames') or
-                                             len(indices)) or \
+            kept = results.get('num_frames') or len(indices)
+            if T is None or len(indices) != kept or \
                     not all(0 <= i < T for i in indices):
                 raise ValueError(
                     f'Clip {results.get("clip_id", "?")}: frame_indices '

@@ -57,7 +57,7 @@ class ClipSampleFrames(BaseTransform):
             raise ValueError(f'num_frames must be >= 1, got {num_frames}')
         self.num_frames = int(num_frames)
 
-    def _choose(self, num_total: int, annotated: np.ndarray) -> List[int]:
+    def _choose(self, annotated: np.ndarray) -> List[int]:
         first = np.flatnonzero(annotated)
         rest = np.flatnonzero(~annotated)
         k = self.num_frames
@@ -91,7 +91,7 @@ class ClipSampleFrames(BaseTransform):
         flags = results.get('mask_flags')
         annotated = np.ones(num_total, bool) if flags is None else \
             np.asarray([bool(f) for f in flags])
-        keep = self._choose(num_total, annotated)
+        keep = self._choose(annotated)
         for key in PER_FRAME_KEYS:
             if results.get(key) is not None:
                 values = results[key]

@@ -25,7 +25,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
 from ddavs_mm.registry import MODELS
-from ..utils import bilinear_resize_matrix
+from ..utils import bilinear_resize_matrix, resize_bilinear
 
 
 @MODELS.register_module()
@@ -98,10 +98,8 @@ class SegformerMaskDecoder(BaseModule):
             if (h, w) == (out_h, out_w):
                 total = x if total is None else total + x
                 continue
-            if w != out_w:
-                x = x @ bilinear_resize_matrix(
-                    w, out_w, self.align_corners, x.dtype, x.device).t()
-            rows.append(x)
+            # widths now; the heights below, summed with one product
+            rows.append(resize_bilinear(x, (h, out_w), self.align_corners))
             mats.append(bilinear_resize_matrix(
                 h, out_h, self.align_corners, x.dtype, x.device))
         if rows:
