@@ -27,7 +27,7 @@ setup(
     long_description=open('README.md').read() if osp.exists('README.md') else '',
     long_description_content_type='text/markdown',
     packages=find_packages(include=['ddavs_mm', 'ddavs_mm.*']),
-    python_requires='>=3.9',
+    python_requires='>=3.11',
     install_requires=read_requirements('runtime.txt'),
     extras_require={'tests': read_requirements('tests.txt')},
     license='Apache-2.0',
