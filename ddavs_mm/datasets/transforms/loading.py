@@ -10,6 +10,7 @@ from mmcv.transforms import BaseTransform
 from PIL import Image
 
 from ddavs_mm.registry import TRANSFORMS
+from ddavs_mm.visualization.palette import voc_palette
 
 IGNORE_INDEX = 255
 
@@ -68,7 +69,6 @@ def read_mask_array(path: str) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def _palette_lookup(num_classes: int) -> dict:
-    from ..base_avs_dataset import voc_palette
     return {(r << 16) | (g << 8) | b: i
             for i, (r, g, b) in enumerate(voc_palette(num_classes))}
 
