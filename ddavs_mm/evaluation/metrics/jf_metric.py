@@ -6,6 +6,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
+from prettytable import PrettyTable
 from torch import Tensor
 
 from ddavs_mm.registry import METRICS
@@ -297,18 +298,18 @@ class JFMetric(BaseMetric):
         names = self._class_names(num_classes)
         iou = (out['IoU'] * 100).tolist()
         fsc = (out['Fscore'] * 100).tolist()
-        width = max(len(n) for n in names + ['class'])
-        lines = [f"{'class':<{width}}  {'IoU':>7}  {'F':>7}"]
-        lines += [
-            f'{n:<{width}}  {i:7.2f}  {f:7.2f}'
-            for n, i, f in zip(names, iou, fsc)
-        ]
+        table = PrettyTable()
+        table.add_column('Class', names)
+        table.add_column('IoU', [round(i, 2) for i in iou])
+        table.add_column('F', [round(f, 2) for f in fsc])
         miou = out['mIoU'].item() * 100
         fmean = out['F'].item() * 100
         print_log(
             f'JFMetric ({self.mode}, {len(ordered)} clips, {num_frames} '
-            f'frames) per-class results:\n' + '\n'.join(lines) +
-            f'\nmIoU (J) {miou:.2f}  F {fmean:.2f}  '
+            'frames) per class results:', logger='current')
+        print_log('\n' + table.get_string(), logger='current')
+        print_log(
+            f'mIoU (J) {miou:.2f}  F {fmean:.2f}  '
             f'J&F {(miou + fmean) / 2:.2f}',
             logger='current')
         metrics = {
