@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from mmengine import fileio
+from mmengine.fileio import BaseStorageBackend
 
 sys.path.insert(0, osp.dirname(__file__))
 
@@ -17,7 +19,10 @@ from ddavs_mm.datasets.transforms import (  # noqa: E402
     ClipRandomFlip, ClipRandomResizedCrop, ClipResize, ClipShortSideResize,
     ClipSampleFrames, LoadAudio, LoadClipFrames, LoadClipMasks, PackAVSInputs,
     WaveformAugment)
+from ddavs_mm.datasets.transforms.loading import (  # noqa: E402
+    read_mask_array, read_rgb_image)
 from ddavs_mm.structures import AVSDataSample  # noqa: E402
+from ddavs_mm.visualization import voc_palette  # noqa: E402
 
 
 def _clip(tmp_path, T=3, size=32, pad=0):
@@ -105,6 +110,96 @@ def test_semantic_mask_class_out_of_range(tmp_path):
              num_classes=4)
     with pytest.raises(ValueError, match='sem.png'):
         LoadClipMasks()(r)
+
+
+class _MemoryBackend(BaseStorageBackend):
+    """A file backend holding files in a dict (stands in for remote
+    storage)."""
+    files: dict = {}
+
+    def get(self, filepath) -> bytes:
+        try:
+            return self.files[str(filepath)]
+        except KeyError:
+            raise FileNotFoundError(f'no such object: {filepath}') from None
+
+    def get_text(self, filepath, encoding='utf-8') -> str:
+        return self.get(filepath).decode(encoding)
+
+
+fileio.register_backend('ddavs_test_memory', _MemoryBackend, force=True,
+                        prefixes='ddavsmem')
+
+
+def test_loading_through_a_file_backend(tmp_path):
+    local = LoadClipMasks()(LoadClipFrames()(_clip(tmp_path)))
+    remote = _clip(tmp_path)
+    for key in ('frame_paths', 'mask_paths'):
+        names = []
+        for p in remote[key]:
+            name = 'bucket/' + osp.basename(p)
+            with open(p, 'rb') as f:
+                _MemoryBackend.files[name] = f.read()
+            names.append(name)
+        remote[key] = names  # no such local files: the backend reads them
+    args = dict(backend='ddavs_test_memory')
+    r = LoadClipFrames(backend_args=args)(remote)
+    r = LoadClipMasks(backend_args=args)(r)
+    for key in ('frames', 'gt_masks'):
+        for a, b in zip(local[key], r[key]):
+            np.testing.assert_array_equal(a, b)
+    assert 'ddavs_test_memory' in repr(LoadClipFrames(backend_args=args))
+    remote['frame_paths'][1] = 'bucket/missing.png'
+    with pytest.raises(FileNotFoundError, match='bucket/missing.png'):
+        LoadClipFrames(backend_args=args)(remote)
+    # without backend_args the path's prefix picks the backend
+    p = 'ddavsmem://f0.png'
+    _MemoryBackend.files[p] = _MemoryBackend.files['bucket/f0.png']
+    np.testing.assert_array_equal(read_rgb_image(p), local['frames'][0])
+
+
+def test_audio_read_through_a_file_backend(tmp_path):
+    sr = 8000
+    path = str(tmp_path / 'a.wav')
+    write_wav(path, tone(440, 1.0, sr), sr)
+    with open(path, 'rb') as f:
+        _MemoryBackend.files['ddavsmem://a.wav'] = f.read()
+    local = LoadAudio(sample_rate=sr)(_results([path]))['waveform']
+    remote = LoadAudio(sample_rate=sr)(
+        _results(['ddavsmem://a.wav']))['waveform']
+    np.testing.assert_array_equal(local, remote)
+    with pytest.raises(FileNotFoundError, match='ddavsmem://b.wav'):
+        LoadAudio(sample_rate=sr)(_results(['ddavsmem://b.wav']))
+
+
+def test_mask_pixel_formats(tmp_path):
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    grey = rgb[..., 0]
+    cases = [
+        ('L', Image.fromarray(grey), grey),
+        ('1', Image.fromarray(grey > 100), (grey > 100).astype(np.uint8)),
+        ('I;16', Image.fromarray(grey.astype(np.uint16)), grey),
+        ('RGB', Image.fromarray(rgb), rgb),
+        ('RGBA', Image.fromarray(np.dstack([rgb, grey])), rgb),
+        ('LA', Image.fromarray(np.dstack([grey, grey // 2]), 'LA'),
+         np.repeat(grey[..., None], 3, axis=2)),
+    ]
+    pal = Image.fromarray(grey % 5, 'P')
+    pal.putpalette(np.asarray(voc_palette(256), np.uint8).ravel().tolist())
+    cases.append(('P', pal, grey % 5))  # indices, not colours
+    for mode, img, expect in cases:
+        p = str(tmp_path / f'{mode.replace(";", "_")}.png')
+        img.save(p)
+        assert Image.open(p).mode == mode
+        got = read_mask_array(p)
+        assert got.dtype == np.uint8, mode
+        np.testing.assert_array_equal(got, expect, err_msg=mode)
+    wide = str(tmp_path / 'wide.png')
+    Image.fromarray(np.full((3, 3), 300, np.uint16)).save(wide)
+    with pytest.raises(ValueError, match='wide.png.*outside 0..255'):
+        read_mask_array(wide)
 
 
 # -- clip transforms -------------------------------------------------------------
