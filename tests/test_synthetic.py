@@ -305,7 +305,7 @@ PIPE = [
 
 
 def _datasets():
-    ds_mod = pytest.importorskip('ddavs_mm.datasets')
+    import ddavs_mm.datasets as ds_mod
     from ddavs_mm.utils import register_all_modules
     register_all_modules()  # default scope 'ddavs_mm' for the pipeline
     return ds_mod
