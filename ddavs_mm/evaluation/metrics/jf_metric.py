@@ -10,9 +10,15 @@ from prettytable import PrettyTable
 from torch import Tensor
 
 from ddavs_mm.registry import METRICS
-from ..functional import (avsbench_frame_stats, avsbench_fscore_from_stats,
-                          avsbench_jaccard_from_stats, avss_reduce,
-                          grouped_mean, semantic_frame_stats, vpo_reduce)
+from ..functional import (
+    avsbench_frame_stats,
+    avsbench_fscore_from_stats,
+    avsbench_jaccard_from_stats,
+    avss_reduce,
+    grouped_mean,
+    semantic_frame_stats,
+    vpo_reduce,
+)
 
 _MODES = ('avsbench', 'avss', 'vpo')
 _AVSBENCH_KEYS = ('inter', 'union', 'tp', 'pred_count', 'gt_count')
