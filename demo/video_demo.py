@@ -25,9 +25,9 @@ import numpy as np
 
 from ddavs_mm.apis.inference import (get_audio_settings, get_num_frames,
                                      inference_clip, init_model)
-from ddavs_mm.apis.video_io import (OverlayVideoWriter, class_palette,
-                                    iter_video_frames, overlay_mask,
+from ddavs_mm.apis.video_io import (OverlayVideoWriter, iter_video_frames,
                                     probe_video, read_audio)
+from ddavs_mm.visualization import overlay_mask, voc_palette
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -162,7 +162,7 @@ def run_demo(args: argparse.Namespace) -> dict:
             threshold=args.threshold, full_res_logits=False)
         binary = result['pred_logits'].shape[1] == 1
         if palette is None:
-            palette = class_palette(256)
+            palette = np.array(voc_palette(256), np.uint8)
             if binary:
                 palette[1] = (255, 0, 0)
         for i in range(n_real):

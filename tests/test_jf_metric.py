@@ -7,12 +7,13 @@ import torch
 from mmengine.structures import BaseDataElement
 
 from ddavs_mm.evaluation import JFMetric
-from ddavs_mm.evaluation.functional import (avsbench_fscore,
-                                            avsbench_jaccard,
-                                            avss_miou_fscore,
-                                            vpo_miou_fscore)
+from ddavs_mm.evaluation.functional import (
+    avsbench_fscore,
+    avsbench_jaccard,
+    avss_miou_fscore,
+    vpo_miou_fscore,
+)
 from ddavs_mm.registry import METRICS
-
 from ddavs_mm.structures import AVSDataSample
 
 
@@ -249,3 +250,25 @@ def test_bad_inputs():
                         ])
     with pytest.raises(ValueError, match='no annotated frame'):
         metric.compute_metrics(metric.results)
+
+
+def test_per_class_table_is_logged(monkeypatch):
+    import ddavs_mm.evaluation.metrics.jf_metric as jf_module
+    logged = []
+    monkeypatch.setattr(jf_module, 'print_log',
+                        lambda msg, logger=None: logged.append(msg))
+    samples = []
+    for i, (logits, gts) in enumerate(semantic_clips(3, 3, seed=4)):
+        samples.append(make_sample(i, logits, gts))
+    metric = JFMetric(mode='avss', return_per_class=True)
+    metric.dataset_meta = dict(classes=('background', 'dog', 'violin'))
+    res = run_metric(metric, samples)
+    table = next(m for m in logged if m.lstrip().startswith('+-'))
+    rows = [[c.strip() for c in line.strip('|').split('|')]
+            for line in table.strip().splitlines() if line.startswith('|')]
+    assert rows[0] == ['Class', 'IoU', 'F']
+    assert [r[0] for r in rows[1:]] == ['background', 'dog', 'violin']
+    for name, iou, f in rows[1:]:
+        assert float(iou) == pytest.approx(res[f'IoU.{name}'], abs=5e-3)
+        assert float(f) == pytest.approx(res[f'F.{name}'], abs=5e-3)
+    assert any(f"mIoU (J) {res['J']:.2f}" in m for m in logged)

@@ -1,4 +1,5 @@
 """Tests of the loading, clip, audio, augmentation and packing transforms."""
+import copy
 import os.path as osp
 import sys
 
@@ -6,6 +7,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from mmcv.transforms.utils import cache_random_params
+from mmengine import fileio
+from mmengine.fileio import BaseStorageBackend
 
 sys.path.insert(0, osp.dirname(__file__))
 
@@ -17,7 +21,10 @@ from ddavs_mm.datasets.transforms import (  # noqa: E402
     ClipRandomFlip, ClipRandomResizedCrop, ClipResize, ClipShortSideResize,
     ClipSampleFrames, LoadAudio, LoadClipFrames, LoadClipMasks, PackAVSInputs,
     WaveformAugment)
+from ddavs_mm.datasets.transforms.loading import (  # noqa: E402
+    read_mask_array, read_rgb_image)
 from ddavs_mm.structures import AVSDataSample  # noqa: E402
+from ddavs_mm.visualization import voc_palette  # noqa: E402
 
 
 def _clip(tmp_path, T=3, size=32, pad=0):
@@ -107,6 +114,96 @@ def test_semantic_mask_class_out_of_range(tmp_path):
         LoadClipMasks()(r)
 
 
+class _MemoryBackend(BaseStorageBackend):
+    """A file backend holding files in a dict (stands in for remote
+    storage)."""
+    files: dict = {}
+
+    def get(self, filepath) -> bytes:
+        try:
+            return self.files[str(filepath)]
+        except KeyError:
+            raise FileNotFoundError(f'no such object: {filepath}') from None
+
+    def get_text(self, filepath, encoding='utf-8') -> str:
+        return self.get(filepath).decode(encoding)
+
+
+fileio.register_backend('ddavs_test_memory', _MemoryBackend, force=True,
+                        prefixes='ddavsmem')
+
+
+def test_loading_through_a_file_backend(tmp_path):
+    local = LoadClipMasks()(LoadClipFrames()(_clip(tmp_path)))
+    remote = _clip(tmp_path)
+    for key in ('frame_paths', 'mask_paths'):
+        names = []
+        for p in remote[key]:
+            name = 'bucket/' + osp.basename(p)
+            with open(p, 'rb') as f:
+                _MemoryBackend.files[name] = f.read()
+            names.append(name)
+        remote[key] = names  # no such local files: the backend reads them
+    args = dict(backend='ddavs_test_memory')
+    r = LoadClipFrames(backend_args=args)(remote)
+    r = LoadClipMasks(backend_args=args)(r)
+    for key in ('frames', 'gt_masks'):
+        for a, b in zip(local[key], r[key]):
+            np.testing.assert_array_equal(a, b)
+    assert 'ddavs_test_memory' in repr(LoadClipFrames(backend_args=args))
+    remote['frame_paths'][1] = 'bucket/missing.png'
+    with pytest.raises(FileNotFoundError, match='bucket/missing.png'):
+        LoadClipFrames(backend_args=args)(remote)
+    # without backend_args the path's prefix picks the backend
+    p = 'ddavsmem://f0.png'
+    _MemoryBackend.files[p] = _MemoryBackend.files['bucket/f0.png']
+    np.testing.assert_array_equal(read_rgb_image(p), local['frames'][0])
+
+
+def test_audio_read_through_a_file_backend(tmp_path):
+    sr = 8000
+    path = str(tmp_path / 'a.wav')
+    write_wav(path, tone(440, 1.0, sr), sr)
+    with open(path, 'rb') as f:
+        _MemoryBackend.files['ddavsmem://a.wav'] = f.read()
+    local = LoadAudio(sample_rate=sr)(_results([path]))['waveform']
+    remote = LoadAudio(sample_rate=sr)(
+        _results(['ddavsmem://a.wav']))['waveform']
+    np.testing.assert_array_equal(local, remote)
+    with pytest.raises(FileNotFoundError, match='ddavsmem://b.wav'):
+        LoadAudio(sample_rate=sr)(_results(['ddavsmem://b.wav']))
+
+
+def test_mask_pixel_formats(tmp_path):
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    grey = rgb[..., 0]
+    cases = [
+        ('L', Image.fromarray(grey), grey),
+        ('1', Image.fromarray(grey > 100), (grey > 100).astype(np.uint8)),
+        ('I;16', Image.fromarray(grey.astype(np.uint16)), grey),
+        ('RGB', Image.fromarray(rgb), rgb),
+        ('RGBA', Image.fromarray(np.dstack([rgb, grey])), rgb),
+        ('LA', Image.fromarray(np.dstack([grey, grey // 2]), 'LA'),
+         np.repeat(grey[..., None], 3, axis=2)),
+    ]
+    pal = Image.fromarray(grey % 5, 'P')
+    pal.putpalette(np.asarray(voc_palette(256), np.uint8).ravel().tolist())
+    cases.append(('P', pal, grey % 5))  # indices, not colours
+    for mode, img, expect in cases:
+        p = str(tmp_path / f'{mode.replace(";", "_")}.png')
+        img.save(p)
+        assert Image.open(p).mode == mode
+        got = read_mask_array(p)
+        assert got.dtype == np.uint8, mode
+        np.testing.assert_array_equal(got, expect, err_msg=mode)
+    wide = str(tmp_path / 'wide.png')
+    Image.fromarray(np.full((3, 3), 300, np.uint16)).save(wide)
+    with pytest.raises(ValueError, match='wide.png.*outside 0..255'):
+        read_mask_array(wide)
+
+
 # -- clip transforms -------------------------------------------------------------
 def _same_clip(T=4, h=32, w=48):
     """Identical frames whose red channel marks the mask (for alignment)."""
@@ -193,6 +290,107 @@ def test_photometric_same_for_all_frames_keeps_padding_black():
         assert (r['frames'][2] == 0).all()
         changed |= not np.array_equal(r['frames'][0], clip['frames'][0])
     assert changed
+
+
+def _varied_clip(seed, T=5, h=40, w=50):
+    rng = np.random.default_rng(seed)
+    return dict(
+        clip_id=f'v{seed}',
+        frames=[rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+                for _ in range(T)],
+        gt_masks=[rng.integers(0, 2, (h, w), dtype=np.uint8)
+                  for _ in range(T)],
+        frame_flags=[True] * T,
+        mask_flags=[True, False, True, False, True],
+        frame_paths=[f'f{t}.png' for t in range(T)])
+
+
+def test_random_draws_follow_the_global_rng_in_order():
+    # each transform's draws, re-derived by hand from the same seed
+    augment = WaveformAugment(pitch_backend='pedalboard')
+    for seed in range(6):
+        np.random.seed(seed)
+        r = ClipRandomCrop((17, 23))(_varied_clip(0))
+        np.random.seed(seed)
+        y, x = np.random.randint(0, 40 - 17 + 1), np.random.randint(
+            0, 50 - 23 + 1)
+        np.testing.assert_array_equal(
+            r['frames'][0], _varied_clip(0)['frames'][0][y:y + 17,
+                                                         x:x + 23])
+        np.random.seed(seed)
+        r = ClipRandomFlip(0.5)(_varied_clip(0))
+        np.random.seed(seed)
+        assert r['flip'] == bool(np.random.rand() < 0.5)
+        np.random.seed(seed)
+        r = ClipSampleFrames(2)(_varied_clip(0))
+        np.random.seed(seed)
+        assert r['frame_indices'] == sorted(
+            np.random.choice([0, 2, 4], 2, replace=False).tolist())
+        np.random.seed(seed)
+        params = augment._draw()
+        np.random.seed(seed)
+        expect = {}
+        if np.random.rand() < 0.5:
+            expect['room_size'] = np.random.uniform(0.2, 0.4)
+        if np.random.rand() < 0.5:
+            expect['pitch_cents'] = np.random.uniform(-150., 150.)
+        if np.random.rand() < 0.5:
+            expect['compressor'] = True
+        if np.random.rand() < 0.5:
+            expect['snr_db'] = np.random.uniform(10., 20.)
+        assert params == expect
+
+
+@pytest.mark.parametrize('tf,method', [
+    (ClipRandomCrop((17, 23)), '_origin'),
+    (ClipRandomResizedCrop((24, 20), (0.2, 1.0)), '_box'),
+    (ClipRandomFlip(0.5), '_flip'),
+    (ClipPhotoMetricDistortion(), '_params'),
+    (ClipSampleFrames(2), '_choose'),
+])
+def test_clip_transforms_reuse_draws_under_cache_random_params(tf, method):
+    assert method in type(tf)._methods_with_randomness
+    clip_a, clip_b = _varied_clip(1), _varied_clip(2)
+    # one draw for two clips: the second clip gets the first one's crop,
+    # flip, colour change or frames, i.e. the output of a fresh transform
+    # run on it after re-seeding
+    np.random.seed(7)
+    with cache_random_params(tf):
+        tf(copy.deepcopy(clip_a))
+        cached = tf(copy.deepcopy(clip_b))
+    np.random.seed(7)
+    fresh = tf(copy.deepcopy(clip_b))
+    for key in ('frames', 'gt_masks', 'frame_indices', 'flip', 'crop_bbox'):
+        if key in fresh:
+            np.testing.assert_array_equal(np.asarray(cached[key]),
+                                          np.asarray(fresh[key]), key)
+    # outside the context every call draws anew
+    outs = []
+    for _ in range(6):
+        out = tf(copy.deepcopy(clip_a))
+        outs.append(np.stack(out['frames']).tobytes() +
+                    str(out.get('frame_indices')).encode())
+    assert len(set(outs)) > 1
+
+
+def test_waveform_augment_reuses_draws_under_cache_random_params():
+    tf = WaveformAugment(pitch_backend='pedalboard')
+    assert set(type(tf)._methods_with_randomness) == {'_draw', '_noise'}
+    w = (0.3 * np.sin(np.arange(8000) * 0.05)).astype(np.float32)
+    seed = next(s for s in range(50)
+                if np.random.seed(s) or 'snr_db' in tf._draw())
+    np.random.seed(seed)
+    with cache_random_params(tf):
+        a = tf(dict(waveform=w, sample_rate=16000))
+        b = tf(dict(waveform=w, sample_rate=16000))
+    assert 'snr_db' in a['waveform_aug_params']
+    assert a['waveform_aug_params'] == b['waveform_aug_params']
+    np.testing.assert_array_equal(a['waveform_aug'], b['waveform_aug'])
+    np.random.seed(seed)
+    c = tf(dict(waveform=w, sample_rate=16000))
+    d = tf(dict(waveform=w, sample_rate=16000))
+    np.testing.assert_array_equal(a['waveform_aug'], c['waveform_aug'])
+    assert not np.array_equal(c['waveform_aug'], d['waveform_aug'])
 
 
 # -- audio -----------------------------------------------------------------------

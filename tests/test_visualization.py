@@ -13,7 +13,12 @@ import ddavs_mm  # noqa: F401
 from ddavs_mm.engine.hooks.avs_visualization_hook import AVSVisualizationHook
 from ddavs_mm.registry import HOOKS, VISUALIZERS
 from ddavs_mm.structures import AVSDataSample
-from ddavs_mm.visualization import AVSLocalVisualizer, draw_clip_overlay
+from ddavs_mm.visualization import (
+    AVSLocalVisualizer,
+    draw_clip_overlay,
+    overlay_mask,
+    voc_palette,
+)
 
 T, H, W = 3, 8, 10
 
@@ -86,6 +91,73 @@ def test_draw_clip_overlay_semantic_palette_and_errors():
         draw_clip_overlay(frames, masks, pal, alpha=2.0)
     # no masks: the frames side by side
     assert draw_clip_overlay(frames, None, gap=1).shape == (H, 2 * W + 1, 3)
+
+
+def test_voc_palette_bit_spreading():
+    # class 1 = bit 0 -> red MSB; 2 -> green; 4 -> blue; 8 = bit 3 -> red
+    # bit 6; 9 = bits 0 and 3 -> red 128 + 64
+    pal = voc_palette(10)
+    assert pal[:5] == [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0],
+                       [0, 0, 128]]
+    assert pal[8] == [64, 0, 0] and pal[9] == [192, 0, 0]
+    assert len(voc_palette()) == 256
+    assert len({tuple(c) for c in voc_palette()}) == 256
+    assert voc_palette(0) == []
+    with pytest.raises(ValueError, match='num_classes'):
+        voc_palette(-1)
+
+
+def test_overlay_mask_one_frame_hand_values():
+    frame = np.full((2, 3, 3), 100, np.uint8)
+    mask = np.array([[0, 1, 2], [255, 1, 0]])
+    pal = [[0, 0, 0], [200, 0, 50], [10, 20, 30]]
+    out = overlay_mask(frame, mask, 0.25, pal)
+    # 0.75 * 100 + 0.25 * c, rounded half up
+    assert out[0, 1].tolist() == [125, 75, 88]     # 87.5 -> 88
+    assert out[0, 2].tolist() == [78, 80, 83]      # 77.5, 80, 82.5
+    assert out[0, 0].tolist() == [100] * 3         # background
+    assert out[1, 0].tolist() == [100] * 3         # 255 = ignore
+    # default palette: the VOC colours, class 1 drawn red
+    dflt = overlay_mask(frame, mask, 1.0)
+    assert dflt[0, 1].tolist() == [255, 0, 0]
+    assert dflt[0, 2].tolist() == voc_palette(3)[2]
+    with pytest.raises(ValueError, match='does not match'):
+        overlay_mask(frame, mask[:, :2], 0.5, pal)
+    with pytest.raises(ValueError, match='palette of 2'):
+        overlay_mask(frame, mask, 0.5, pal[:2])
+    with pytest.raises(ValueError, match='alpha'):
+        overlay_mask(frame, mask, -0.1, pal)
+
+
+def test_overlay_mask_equals_cv2_add_weighted():
+    # the synthetic overlays' translucent fill, as cv2 blends two images
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    mask = rng.integers(0, 2, (9, 11))
+    colour = (40, 230, 40)
+    fill = frame.copy()
+    fill[mask == 1] = colour
+    expect = cv2.addWeighted(frame, 0.6, fill, 0.4, 0)
+    out = overlay_mask(frame, mask, 0.4, [(0, 0, 0), colour])
+    np.testing.assert_array_equal(out, expect)
+
+
+def test_clip_overlay_tiles_blend_frame_by_frame():
+    frames = _frames()
+    masks = np.random.default_rng(1).integers(0, 4, (T, H, W))
+    pal = voc_palette(4)
+    img = draw_clip_overlay(frames, masks, pal, 0.3, gap=1, outline=True)
+    clip = overlay_mask(frames, masks, 0.3, pal, outline=True)
+    for t in range(T):
+        tile = img[:, t * (W + 1):t * (W + 1) + W]
+        np.testing.assert_array_equal(tile, clip[t])
+        np.testing.assert_array_equal(
+            tile, overlay_mask(frames[t], masks[t], 0.3, pal, outline=True))
+
+
+def test_video_io_uses_the_one_overlay():
+    from ddavs_mm.apis import video_io
+    assert video_io.overlay_mask is overlay_mask
 
 
 # --------------------------------------------------------- the visualizer

@@ -15,6 +15,8 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import av
 import numpy as np
 
+from ddavs_mm.visualization import overlay_mask
+
 
 def _check_file(path: str) -> str:
     path = os.fspath(path)
@@ -256,59 +258,6 @@ def _pick_video_codec(preferred: Sequence[str] = ('libx264', 'h264',
         f"PyAV's FFmpeg build.")
 
 
-# A colour per class id, VOC-style bit-shift palette (index 0 = background).
-def class_palette(num_classes: int = 256) -> np.ndarray:
-    """The VOC bit-shift palette.
-
-    Args:
-        num_classes (int): Number of entries.
-
-    Returns:
-        np.ndarray: uint8 [num_classes, 3].
-    """
-    palette = np.zeros((num_classes, 3), np.uint8)
-    for i in range(num_classes):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        palette[i] = (r, g, b)
-    return palette
-
-
-def overlay_mask(frame: np.ndarray,
-                 mask: np.ndarray,
-                 alpha: float = 0.5,
-                 palette: Optional[np.ndarray] = None) -> np.ndarray:
-    """Blend a mask onto a frame.
-
-    Args:
-        frame (np.ndarray): uint8 [H, W, 3] RGB.
-        mask (np.ndarray): int [H, W]; 0 = background, k > 0 = class k
-            (binary masks use class 1).
-        alpha (float): Opacity of the mask colour. Defaults to 0.5.
-        palette (np.ndarray, optional): uint8 [K, 3]; defaults to the VOC
-            palette with class 1 drawn red.
-
-    Returns:
-        np.ndarray: uint8 [H, W, 3] RGB.
-    """
-    if frame.shape[:2] != mask.shape:
-        raise ValueError(f'Mask shape {mask.shape} does not match frame '
-                         f'shape {frame.shape[:2]}.')
-    if palette is None:
-        palette = class_palette(256)
-        palette[1] = (255, 0, 0)
-    mask = mask.astype(np.int64)
-    colour = palette[np.clip(mask, 0, len(palette) - 1)].astype(np.float32)
-    fg = (mask > 0)[..., None]
-    out = frame.astype(np.float32)
-    out = np.where(fg, (1 - alpha) * out + alpha * colour, out)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
-
-
 class OverlayVideoWriter:
     """Streams RGB frames into a video file, optionally with an audio track.
 
@@ -426,7 +375,8 @@ def write_overlay_video(path: str,
                         audio_rate: Optional[int] = None,
                         alpha: float = 0.5,
                         palette: Optional[np.ndarray] = None) -> str:
-    """Write frames with their masks blended on as a video.
+    """Write frames with their masks blended on (:func:`overlay_mask`) as a
+    video.
 
     Args:
         path (str): Output file (``.mp4``).
@@ -436,7 +386,8 @@ def write_overlay_video(path: str,
         audio (np.ndarray, optional): float32 [S] or [C, S] to mux.
         audio_rate (int, optional): Sample rate of ``audio``.
         alpha (float): Mask opacity.
-        palette (np.ndarray, optional): uint8 [K, 3] class colours.
+        palette (np.ndarray, optional): uint8 [K, 3] class colours;
+            defaults to :func:`overlay_mask`'s (VOC, class 1 red).
 
     Returns:
         str: ``path``.

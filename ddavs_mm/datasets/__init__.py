@@ -1,7 +1,8 @@
 from .avsbench_object import AVSBenchMS3Dataset, AVSBenchS4Dataset
 from .avsbench_semantic import AVSBenchSemanticDataset, load_label2idx
 from .audio_intervention_dataset import AudioInterventionDataset
-from .base_avs_dataset import BaseAVSDataset, voc_palette
+from ..visualization.palette import voc_palette
+from .base_avs_dataset import BaseAVSDataset
 from .metadata import (VPO_SPLIT_MAP, AVSSRow, MS3Row, S4Row, VPORow,
                        read_avss_csv, read_ms3_csv, read_s4_csv, read_vpo_csv)
 from . import transforms

@@ -27,7 +27,8 @@ import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..registry import DATASETS
-from .base_avs_dataset import BaseAVSDataset, voc_palette
+from ..visualization.palette import voc_palette
+from .base_avs_dataset import BaseAVSDataset
 from .metadata import AVSS_SUBSETS, read_avss_csv
 
 

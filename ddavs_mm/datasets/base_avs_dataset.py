@@ -14,32 +14,6 @@ MASK_MODES = ('binary', 'semantic')
 MASK_ENCODINGS = ('binary', 'index', 'rgb', 'vpo')
 
 
-def voc_palette(num_classes: int) -> List[List[int]]:
-    """The VOC bit-shift colour palette used by AVSBench.
-
-    Class ``j``'s colour spreads the bits of ``j`` over the three channels,
-    most significant bit first: bit ``3i`` of ``j`` goes to bit ``7-i`` of
-    red, bit ``3i+1`` to green and bit ``3i+2`` to blue.
-
-    Args:
-        num_classes (int): number of colours.
-
-    Returns:
-        list[list[int]]: ``num_classes`` RGB triples; class 0 is black.
-    """
-    palette = []
-    for j in range(num_classes):
-        rgb = [0, 0, 0]
-        lab, i = j, 0
-        while lab > 0:
-            for c in range(3):
-                rgb[c] |= ((lab >> c) & 1) << (7 - i)
-            i += 1
-            lab >>= 3
-        palette.append(rgb)
-    return palette
-
-
 class BaseAVSDataset(BaseDataset):
     """Base class of the clip datasets of DDAVS-MM.
 

@@ -40,7 +40,8 @@ from collections import OrderedDict
 from typing import Any, Dict, List, Optional
 
 from ..registry import DATASETS
-from .base_avs_dataset import BaseAVSDataset, voc_palette
+from ..visualization.palette import voc_palette
+from .base_avs_dataset import BaseAVSDataset
 from .metadata import VPO_SPLIT_MAP, VPORow, read_vpo_csv
 
 VPO_CLASSES = ('background', 'airplane', 'baby', 'bird', 'bus', 'car', 'cat',

@@ -9,8 +9,6 @@ different size bins are told apart by the audio alone.
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Tuple
 
-import numpy as np
-
 #: Size bins as (name, lower, upper) fractions of the image side. An object
 #: of side ``s`` (bounding-box side / image side) is in bin ``b`` when
 #: ``lower <= s < upper``.
@@ -132,21 +130,3 @@ def catalogue_dict() -> List[Dict]:
         d['semantic_id'] = i + 1  # AVSS: background = 0
         out.append(d)
     return out
-
-
-def voc_palette(num: int = 256) -> np.ndarray:
-    """VOC-style bit-shift palette.
-
-    Returns:
-        np.ndarray: uint8 [num, 3] RGB colours; entry 0 is black.
-    """
-    pal = np.zeros((num, 3), dtype=np.uint8)
-    for i in range(num):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal[i] = (r, g, b)
-    return pal

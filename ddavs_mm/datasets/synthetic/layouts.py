@@ -28,7 +28,8 @@ import cv2
 import numpy as np
 import soundfile as sf
 
-from .catalogue import CLASSES, voc_palette
+from ...visualization.palette import voc_palette
+from .catalogue import CLASSES
 from .render import semantic_mask, sounding_mask
 from .scene import ClipScene
 
@@ -108,7 +109,7 @@ def write_avss_clip(root: str, scene: ClipScene, frames: Sequence[np.ndarray],
                     maps: Sequence[np.ndarray], audio: np.ndarray,
                     sr: int) -> Tuple[Dict, List[str]]:
     split, label, uid = scene.split, scene.subset, scene.clip_id
-    pal = voc_palette()
+    pal = np.asarray(voc_palette(), np.uint8)
     base = f'{label}/{uid}'
     written = []
     annotated = [0] if (label == 'v1s' and split == 'train') else range(

@@ -11,6 +11,7 @@ from typing import Dict, List, Optional
 import cv2
 import numpy as np
 
+from ...visualization.overlay import overlay_mask
 from .catalogue import CLASSES, SIZE_BINS
 from .generator import load_info
 from .render import render_clip
@@ -39,9 +40,18 @@ def _heard(scene: ClipScene, k: int) -> str:
     return ' '.join(parts) if parts else '(silence)'
 
 
-def draw_clip_overlay(scene: ClipScene, seed: int,
-                      scale: int = 2) -> np.ndarray:
-    """One row of annotated frames of a clip.
+def draw_scene_overlay(scene: ClipScene, seed: int,
+                       scale: int = 2) -> np.ndarray:
+    """One row of annotated frames of a clip, drawn from its scene.
+
+    Sounding instances get a 40 % green fill (:func:`overlay_mask`) and a
+    green outline, silent ones a red dashed outline; a strip above each
+    frame lists what is heard.
+
+    Args:
+        scene (ClipScene): The clip's scene.
+        seed (int): Data set seed (selects the render generator).
+        scale (int): Integer up-scaling of the frames.
 
     Returns:
         np.ndarray: uint8 [H', W', 3] RGB image.
@@ -62,9 +72,7 @@ def draw_clip_overlay(scene: ClipScene, seed: int,
             cs, _ = cv2.findContours(m, cv2.RETR_EXTERNAL,
                                      cv2.CHAIN_APPROX_NONE)
             if inst.uid in sounding:
-                fill = out.copy()
-                fill[m.astype(bool)] = _GREEN
-                out = cv2.addWeighted(out, 0.6, fill, 0.4, 0)
+                out = overlay_mask(out, m, 0.4, [(0, 0, 0), _GREEN])
                 cv2.drawContours(out, cs, -1, _GREEN, 2, cv2.LINE_AA)
             else:
                 for c in cs:
@@ -107,7 +115,7 @@ def write_overlays(root: str, out_dir: str, split: str = 'test',
                              f'(0..{n - 1})')
         scene = sample_scene(info['seed'], info['preset'], split, i,
                              info['size'], info['frames'])
-        img = draw_clip_overlay(scene, info['seed'], scale)
+        img = draw_scene_overlay(scene, info['seed'], scale)
         p = osp.join(out_dir, f"{prefix}_{info['preset']}_{split}_{i}.png")
         if not cv2.imwrite(p, img[..., ::-1]):
             raise OSError(f'could not write {p}')

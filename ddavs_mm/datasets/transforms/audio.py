@@ -1,4 +1,5 @@
 """Waveform loading."""
+import io
 from typing import List, Optional
 
 import numpy as np
@@ -8,10 +9,19 @@ import torchaudio.functional as AF
 from mmcv.transforms import BaseTransform
 
 from ddavs_mm.registry import TRANSFORMS
+from .loading import read_file_bytes
 
 
-def read_wav_mono(path: str) -> tuple:
+def read_wav_mono(path: str, backend_args: Optional[dict] = None) -> tuple:
     """Read an audio file as a mono float32 waveform (mean of channels).
+
+    The bytes come through :mod:`mmengine.fileio` (see
+    :func:`~ddavs_mm.datasets.transforms.loading.read_file_bytes`), so
+    remote storage works as for the frames; soundfile decodes them.
+
+    Args:
+        path (str): audio file path or URL.
+        backend_args (dict, optional): arguments of the file backend.
 
     Returns:
         tuple[np.ndarray, int]: waveform ``[N]`` and its sample rate.
@@ -20,11 +30,10 @@ def read_wav_mono(path: str) -> tuple:
         FileNotFoundError: missing file. ValueError: corrupt file, empty
             file or NaN / inf samples (the message names the file).
     """
-    import os.path as osp
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'Audio file not found: {path}')
+    raw = read_file_bytes(path, 'Audio', backend_args)
     try:
-        data, sr = sf.read(path, dtype='float32', always_2d=True)
+        data, sr = sf.read(io.BytesIO(raw), dtype='float32',
+                           always_2d=True)
     except Exception as e:  # soundfile raises LibsndfileError, RuntimeError..
         raise ValueError(f'Corrupt or unreadable audio file {path}: '
                          f'{e}') from e

@@ -5,13 +5,16 @@ same geometry / colour change to all ``T`` frames (``results['frames']``,
 list of RGB uint8 ``[H, W, 3]``) and masks (``results['gt_masks']``, list of
 uint8 ``[H, W]``, optional). Frames are resized bilinearly, masks with
 nearest neighbour. Randomness comes from numpy's global RNG (seeded per
-worker by MMEngine).
+worker by MMEngine) and is drawn only in methods decorated with mmcv's
+``cache_randomness``, so that ``KeyMapper`` / ``TransformBroadcaster`` (in
+``cache_random_params``) can apply one draw to several inputs.
 """
 from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmcv.transforms.utils import cache_randomness
 
 from ddavs_mm.registry import TRANSFORMS
 
@@ -152,6 +155,14 @@ class ClipRandomCrop(BaseTransform):
     def __init__(self, crop_size: Union[int, Tuple[int, int]]) -> None:
         self.crop_size = _pair(crop_size)
 
+    @cache_randomness
+    def _origin(self, h: int, w: int) -> Tuple[int, int]:
+        """Random top-left corner ``(y, x)`` of the crop in ``h x w``."""
+        ch, cw = self.crop_size
+        y = np.random.randint(0, h - ch + 1)
+        x = np.random.randint(0, w - cw + 1)
+        return y, x
+
     def transform(self, results: dict) -> dict:
         h, w = _shape(results)
         ch, cw = self.crop_size
@@ -159,8 +170,7 @@ class ClipRandomCrop(BaseTransform):
             raise ValueError(
                 f'ClipRandomCrop: crop {self.crop_size} larger than the '
                 f'frames ({h}, {w}) of clip {results.get("clip_id", "?")}')
-        y = np.random.randint(0, h - ch + 1)
-        x = np.random.randint(0, w - cw + 1)
+        y, x = self._origin(h, w)
         _crop_all(results, y, x, ch, cw)
         return results
 
@@ -196,7 +206,9 @@ class ClipRandomResizedCrop(BaseTransform):
         self.aspect_ratio_range = tuple(aspect_ratio_range)
         self.max_attempts = max_attempts
 
+    @cache_randomness
     def _box(self, h: int, w: int) -> Tuple[int, int, int, int]:
+        """Random crop box ``(y, x, h, w)`` in an ``h x w`` frame."""
         area = h * w
         log_r = np.log(self.aspect_ratio_range)
         for _ in range(self.max_attempts):
@@ -239,8 +251,13 @@ class ClipRandomFlip(BaseTransform):
         self.prob = prob
         self.direction = direction
 
+    @cache_randomness
+    def _flip(self) -> bool:
+        """Whether to flip this clip."""
+        return bool(np.random.rand() < self.prob)
+
     def transform(self, results: dict) -> dict:
-        flip = bool(np.random.rand() < self.prob)
+        flip = self._flip()
         if flip:
             axis = 1 if self.direction == 'horizontal' else 0
             fn = lambda a: np.ascontiguousarray(np.flip(a, axis=axis))  # noqa
@@ -275,7 +292,9 @@ class ClipPhotoMetricDistortion(BaseTransform):
         self.saturation_range = tuple(saturation_range)
         self.hue_delta = hue_delta
 
+    @cache_randomness
     def _params(self) -> dict:
+        """The clip's distortion parameters (None = not applied)."""
         r = np.random
         p = dict(
             brightness=r.uniform(-self.brightness_delta,

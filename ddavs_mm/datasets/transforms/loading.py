@@ -1,74 +1,114 @@
 """Loading of clip frames and masks."""
-import io
-import os.path as osp
 from functools import lru_cache
 from typing import List, Optional, Sequence
 
 import cv2
+import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
-from PIL import Image
+from mmengine import fileio
 
 from ddavs_mm.registry import TRANSFORMS
+from ddavs_mm.visualization.palette import voc_palette
 
 IGNORE_INDEX = 255
 
 
-def _read_bytes(path: str, what: str) -> bytes:
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{what} file not found: {path}')
+def read_file_bytes(path: str, what: str,
+                    backend_args: Optional[dict] = None) -> bytes:
+    """Read a file's bytes through MMEngine's file backends.
+
+    Local paths, ``http(s)://`` URLs and the other storages of
+    :mod:`mmengine.fileio` are read alike (``backend_args`` selects and
+    configures the backend, as in mmcv's ``LoadImageFromFile``).
+
+    Args:
+        path (str): file path or URL.
+        what (str): what the file holds, for error messages (``'Frame'``).
+        backend_args (dict, optional): arguments of the file backend.
+
+    Returns:
+        bytes: the file's content.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        OSError: any other failure to read it. Both name the file.
+    """
     try:
-        with open(path, 'rb') as f:
-            return f.read()
-    except OSError as e:
+        return fileio.get(path, backend_args=backend_args)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f'{what} file not found: {path}') from e
+    except Exception as e:  # backends raise OSError, HTTPError, ...
         raise OSError(f'Cannot read {what} file {path}: {e}') from e
 
 
-def read_rgb_image(path: str) -> np.ndarray:
+def read_rgb_image(path: str,
+                   backend_args: Optional[dict] = None) -> np.ndarray:
     """Read an image file as RGB uint8 ``[H, W, 3]``.
+
+    Bytes by :func:`read_file_bytes`, decoded by ``mmcv.imfrombytes`` (cv2,
+    colour, EXIF orientation applied).
 
     Raises:
         FileNotFoundError: the file does not exist.
         ValueError: the file cannot be decoded (names the file).
     """
-    buf = np.frombuffer(_read_bytes(path, 'Frame'), dtype=np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
+    data = read_file_bytes(path, 'Frame', backend_args)
+    img = None
+    if data:
+        try:
+            img = mmcv.imfrombytes(data, flag='color', channel_order='rgb',
+                                   backend='cv2')
+        except cv2.error:  # colour conversion of a failed decode
+            img = None
     if img is None:
         raise ValueError(f'Corrupt or unreadable frame image: {path}')
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return img
 
 
-def read_mask_array(path: str) -> np.ndarray:
-    """Read a mask png without colour conversion.
+def read_mask_array(path: str,
+                    backend_args: Optional[dict] = None) -> np.ndarray:
+    """Read a mask image without colour conversion.
+
+    Bytes by :func:`read_file_bytes`, decoded by ``mmcv.imfrombytes``
+    (pillow, ``'unchanged'``, as mmseg's ``LoadAnnotations``): palette
+    (``P``) and grey images give their pixel values, 1-bit images 0 / 1,
+    16-bit images their values (which must lie in 0..255), colour images
+    RGB without alpha, grey + alpha images the grey value on 3 channels.
 
     Returns:
         np.ndarray: ``[H, W]`` (palette indices / grey values) or
         ``[H, W, 3]`` (RGB) uint8.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file cannot be decoded or holds values outside
+            0..255 (names the file).
     """
-    data = _read_bytes(path, 'Mask')
+    data = read_file_bytes(path, 'Mask', backend_args)
     try:
-        img = Image.open(io.BytesIO(data))
-        img.load()
+        arr = mmcv.imfrombytes(data, flag='unchanged', backend='pillow')
     except Exception as e:  # PIL raises many types for corrupt files
         raise ValueError(f'Corrupt or unreadable mask image: {path} '
                          f'({e})') from e
-    if img.mode in ('P', 'L'):
-        arr = np.array(img)
-    elif img.mode in ('1', ):
-        arr = np.array(img, dtype=np.uint8)
-    elif img.mode in ('I', 'I;16', 'I;16B', 'I;16L'):
-        arr = np.array(img).astype(np.int64)
-        if arr.max(initial=0) > 255 or arr.min(initial=0) < 0:
-            raise ValueError(f'Mask {path} has values outside 0..255')
-        arr = arr.astype(np.uint8)
-    else:
-        arr = np.array(img.convert('RGB'))
-    return arr
+    if arr.ndim == 3:
+        if arr.shape[2] >= 3:  # BGR(A) from imfrombytes -> RGB
+            return np.ascontiguousarray(arr[..., 2::-1])
+        return np.repeat(arr[..., :1], 3, axis=2)  # grey + alpha
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == bool:
+        return arr.astype(np.uint8)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f'Mask {path} has {arr.dtype} pixels; expected '
+                         f'integer labels')
+    if arr.max(initial=0) > 255 or arr.min(initial=0) < 0:
+        raise ValueError(f'Mask {path} has values outside 0..255')
+    return arr.astype(np.uint8)
 
 
 @lru_cache(maxsize=8)
 def _palette_lookup(num_classes: int) -> dict:
-    from ..base_avs_dataset import voc_palette
     return {(r << 16) | (g << 8) | b: i
             for i, (r, g, b) in enumerate(voc_palette(num_classes))}
 
@@ -101,12 +141,21 @@ class LoadClipFrames(BaseTransform):
     Added keys: ``frames`` (list of ``T`` arrays ``[H, W, 3]`` uint8, RGB;
     padded frames are black), ``img_shape``, ``ori_shape`` (``(H, W)``).
 
+    Args:
+        backend_args (dict, optional): arguments of the
+            :mod:`mmengine.fileio` backend the files are read with (e.g.
+            ``dict(backend='petrel')``); None infers it from the path, a
+            local path reads the disk. Defaults to None.
+
     Raises:
         FileNotFoundError / ValueError: a frame file is missing or corrupt,
             the clip's frames differ in size, the number of frames differs
             from ``num_frames`` or a clip has only padded frames. The message
             names the file (or clip).
     """
+
+    def __init__(self, backend_args: Optional[dict] = None) -> None:
+        self.backend_args = backend_args
 
     def transform(self, results: dict) -> dict:
         paths: List[str] = list(results['frame_paths'])
@@ -134,7 +183,7 @@ class LoadClipFrames(BaseTransform):
             if not p:
                 frames.append(None)
                 continue
-            img = read_rgb_image(p)
+            img = read_rgb_image(p, self.backend_args)
             if shape is None:
                 shape = img.shape[:2]
             elif img.shape[:2] != shape:
@@ -150,6 +199,9 @@ class LoadClipFrames(BaseTransform):
         results['img_shape'] = tuple(shape)
         results['ori_shape'] = tuple(shape)
         return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(backend_args={self.backend_args})'
 
 
 @TRANSFORMS.register_module()
@@ -167,6 +219,9 @@ class LoadClipMasks(BaseTransform):
 
     Args:
         mask_mode (str, optional): override of the clip's ``mask_mode``.
+        backend_args (dict, optional): arguments of the
+            :mod:`mmengine.fileio` backend the files are read with; None
+            infers it from the path. Defaults to None.
 
     Required keys: ``mask_paths``, ``mask_encoding``, ``mask_mode``,
     ``frame_flags``; ``img_shape`` (from :class:`LoadClipFrames`) when a
@@ -176,11 +231,14 @@ class LoadClipMasks(BaseTransform):
     Added keys: ``gt_masks`` (list of ``T`` uint8 ``[H, W]``).
     """
 
-    def __init__(self, mask_mode: Optional[str] = None) -> None:
+    def __init__(self,
+                 mask_mode: Optional[str] = None,
+                 backend_args: Optional[dict] = None) -> None:
         if mask_mode not in (None, 'binary', 'semantic'):
             raise ValueError(f'mask_mode must be binary or semantic, got '
                              f'{mask_mode}')
         self.mask_mode = mask_mode
+        self.backend_args = backend_args
 
     # -- decoders ------------------------------------------------------------
     @staticmethod
@@ -201,12 +259,11 @@ class LoadClipMasks(BaseTransform):
                              f'{num_classes}')
         return arr.astype(np.uint8)
 
-    @staticmethod
-    def _vpo(paths: Sequence[str], labels: Sequence[int], value_map: dict,
-             path_shape) -> np.ndarray:
+    def _vpo(self, paths: Sequence[str], labels: Sequence[int],
+             value_map: dict) -> np.ndarray:
         out = None
         for p, label in zip(paths, labels):
-            arr = read_mask_array(p)
+            arr = read_mask_array(p, self.backend_args)
             if arr.ndim == 3:
                 arr = arr[..., 0]
             if out is None:
@@ -248,14 +305,15 @@ class LoadClipMasks(BaseTransform):
                 continue
             name = p if isinstance(p, str) else p[0]
             if enc == 'binary':
-                m = self._binary(read_mask_array(p))
+                m = self._binary(read_mask_array(p, self.backend_args))
             elif enc in ('index', 'rgb'):
                 if num_classes is None:
                     raise KeyError(f'num_classes is needed to decode {p}')
-                m = self._index(read_mask_array(p), num_classes, p)
+                m = self._index(read_mask_array(p, self.backend_args),
+                                num_classes, p)
             elif enc == 'vpo':
                 m = self._vpo(p, results['mask_labels'][t],
-                              results['mask_value_map'], shape)
+                              results['mask_value_map'])
             else:
                 raise ValueError(f'Unknown mask_encoding {enc} for {name}')
             if mode == 'binary' and enc != 'binary':
@@ -277,3 +335,7 @@ class LoadClipMasks(BaseTransform):
         ]
         results['mask_mode'] = mode
         return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(mask_mode={self.mask_mode}, '
+                f'backend_args={self.backend_args})')

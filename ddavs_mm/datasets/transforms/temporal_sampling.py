@@ -3,6 +3,7 @@ from typing import List
 
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmcv.transforms.utils import cache_randomness
 
 from ddavs_mm.registry import TRANSFORMS
 
@@ -57,7 +58,10 @@ class ClipSampleFrames(BaseTransform):
             raise ValueError(f'num_frames must be >= 1, got {num_frames}')
         self.num_frames = int(num_frames)
 
+    @cache_randomness
     def _choose(self, annotated: np.ndarray) -> List[int]:
+        """Sorted random frame indices, annotated frames (``annotated``
+        True) first."""
         first = np.flatnonzero(annotated)
         rest = np.flatnonzero(~annotated)
         k = self.num_frames

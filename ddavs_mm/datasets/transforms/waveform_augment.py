@@ -5,6 +5,7 @@ from typing import Tuple
 import numpy as np
 import pedalboard
 from mmcv.transforms import BaseTransform
+from mmcv.transforms.utils import cache_randomness
 
 from ddavs_mm.registry import TRANSFORMS
 
@@ -34,9 +35,10 @@ class WaveformAugment(BaseTransform):
       the (already augmented) waveform. An all-zero waveform gets no noise.
 
     Each effect runs with its own probability, in the order above; all
-    parameters are drawn from
-    numpy's global RNG, which MMEngine seeds per worker, so runs are
-    reproducible. The whole ``T * S`` waveform is processed as one mono
+    parameters and the noise are drawn from numpy's global RNG, which
+    MMEngine seeds per worker, so runs are reproducible, in methods decorated
+    with mmcv's ``cache_randomness`` (reusable under
+    ``cache_random_params``). The whole ``T * S`` waveform is processed as one mono
     signal (pedalboard takes float32 ``[channels, samples]``) and the output
     is trimmed / zero-padded to the input length.
 
@@ -112,7 +114,9 @@ class WaveformAugment(BaseTransform):
         self.key = key
         self.out_key = out_key
 
+    @cache_randomness
     def _draw(self) -> dict:
+        """Which effects run, with their parameters."""
         r = np.random
         params = {}
         if r.rand() < self.reverb_prob:
@@ -145,8 +149,7 @@ class WaveformAugment(BaseTransform):
             power = float(np.mean(out.astype(np.float64)**2))
             if power > 0:
                 noise_power = power / (10.**(params['snr_db'] / 10.))
-                out = out + np.random.standard_normal(len(out)) * \
-                    np.sqrt(noise_power)
+                out = out + self._noise(len(out)) * np.sqrt(noise_power)
         out = np.asarray(out, dtype=np.float32)
         if not np.isfinite(out).all():
             raise ValueError(f'WaveformAugment produced NaN/inf for '
@@ -154,6 +157,11 @@ class WaveformAugment(BaseTransform):
         results[self.out_key] = out
         results['waveform_aug_params'] = params
         return results
+
+    @cache_randomness
+    def _noise(self, num_samples: int) -> np.ndarray:
+        """Standard normal noise, float64 ``[num_samples]``."""
+        return np.random.standard_normal(num_samples)
 
     @staticmethod
     def _fit(out: np.ndarray, n: int) -> np.ndarray:

@@ -6,12 +6,19 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
+from prettytable import PrettyTable
 from torch import Tensor
 
 from ddavs_mm.registry import METRICS
-from ..functional import (avsbench_frame_stats, avsbench_fscore_from_stats,
-                          avsbench_jaccard_from_stats, avss_reduce,
-                          grouped_mean, semantic_frame_stats, vpo_reduce)
+from ..functional import (
+    avsbench_frame_stats,
+    avsbench_fscore_from_stats,
+    avsbench_jaccard_from_stats,
+    avss_reduce,
+    grouped_mean,
+    semantic_frame_stats,
+    vpo_reduce,
+)
 
 _MODES = ('avsbench', 'avss', 'vpo')
 _AVSBENCH_KEYS = ('inter', 'union', 'tp', 'pred_count', 'gt_count')
@@ -297,18 +304,18 @@ class JFMetric(BaseMetric):
         names = self._class_names(num_classes)
         iou = (out['IoU'] * 100).tolist()
         fsc = (out['Fscore'] * 100).tolist()
-        width = max(len(n) for n in names + ['class'])
-        lines = [f"{'class':<{width}}  {'IoU':>7}  {'F':>7}"]
-        lines += [
-            f'{n:<{width}}  {i:7.2f}  {f:7.2f}'
-            for n, i, f in zip(names, iou, fsc)
-        ]
+        table = PrettyTable()
+        table.add_column('Class', names)
+        table.add_column('IoU', [round(i, 2) for i in iou])
+        table.add_column('F', [round(f, 2) for f in fsc])
         miou = out['mIoU'].item() * 100
         fmean = out['F'].item() * 100
         print_log(
             f'JFMetric ({self.mode}, {len(ordered)} clips, {num_frames} '
-            f'frames) per-class results:\n' + '\n'.join(lines) +
-            f'\nmIoU (J) {miou:.2f}  F {fmean:.2f}  '
+            'frames) per class results:', logger='current')
+        print_log('\n' + table.get_string(), logger='current')
+        print_log(
+            f'mIoU (J) {miou:.2f}  F {fmean:.2f}  '
             f'J&F {(miou + fmean) / 2:.2f}',
             logger='current')
         metrics = {

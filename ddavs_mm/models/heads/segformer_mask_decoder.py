@@ -1,11 +1,13 @@
 """Lightweight SegFormer-style all-MLP mask decoder D.
 
-Each pyramid level goes through a 1x1 ConvModule (Linear + BN + ReLU) to
-``channels``, is upsampled to the size of the first (1/4) level, the levels
-are concatenated, fused by another 1x1 ConvModule and classified by a 1x1
-conv into ``num_classes`` logit maps (1 for binary masks). Same structure and
-parameters as mmseg's ``SegformerHead`` without the ``BaseDecodeHead`` loss
-machinery, which DDAVS does not use.
+mmseg's ``SegformerHead`` with DDAVS's interface: each pyramid level goes
+through a 1x1 ConvModule (Linear + BN + ReLU) to ``channels``, is upsampled
+to the size of the first (1/4) level, the levels are concatenated, fused by
+another 1x1 ConvModule and classified by a 1x1 conv into ``num_classes``
+logit maps (1 for binary masks). The modules and their state-dict keys are
+``SegformerHead``'s (``convs.{i}``, ``fusion_conv``, ``conv_seg``); the
+decoder is called on the list of levels and split into ``fuse`` and
+``classify`` so that DDAVS's decoder can add to the fused map.
 
 The fusion is computed in an equivalent, cheaper order (``fuse``): the
 fusion conv's weight ``[C, L*C]`` is split into one ``[C, C]`` block per
@@ -13,32 +15,34 @@ level, each block is applied to its level *before* upsampling (a 1x1 conv
 and bilinear upsampling commute), and the upsampled levels are summed by one
 matrix product (``ddavs_mm.models.utils.resize_bilinear``'s matrices, side by
 side). The 1/4-size ``L*C``-channel concatenation and its 1x1 conv are never
-built. Same values to float rounding; on 2 CPU cores it takes a fifth of a
-tiny-DDAVS training step off.
+built. Same values to float rounding (``fuse_concat`` is the reference
+order); on 2 CPU cores it takes a fifth of a tiny-DDAVS training step off.
 """
 from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule
-from mmengine.model import BaseModule
+from mmseg.models.decode_heads import SegformerHead
 
 from ddavs_mm.registry import MODELS
 from ..utils import bilinear_resize_matrix, resize_bilinear
 
 
 @MODELS.register_module()
-class SegformerMaskDecoder(BaseModule):
+class SegformerMaskDecoder(SegformerHead):
     """All-MLP decoder: list of ``[N, C_i, H_i, W_i]`` → ``[N, K, H_0, W_0]``.
 
     Args:
-        in_channels (Sequence[int]): channels of the input levels.
+        in_channels (Sequence[int]): channels of the input levels, all of
+            which are used (``in_index`` = every level).
         channels (int): embedding width. Defaults to 256 (768 for MiT-B5).
-        num_classes (int): output maps K (1 = binary). Defaults to 1.
+        num_classes (int): output maps K (1 = binary, predicted as
+            ``sigmoid > 0.5``). Defaults to 1.
         dropout_ratio (float): dropout before the classifier.
         norm_cfg (dict): norm of the ConvModules. Defaults to BN.
-        act_cfg (dict): activation. Defaults to ReLU.
+        act_cfg (dict): activation of the per-level ConvModules; the fusion
+            ConvModule uses ReLU, as in ``SegformerHead``. Defaults to ReLU.
         align_corners (bool): for the bilinear upsampling.
         init_cfg (dict, optional): mmengine init config.
     """
@@ -53,21 +57,22 @@ class SegformerMaskDecoder(BaseModule):
                  align_corners: bool = False,
                  init_cfg: Optional[dict] = dict(
                      type='Normal', std=0.01, override=dict(name='conv_seg'))):
-        super().__init__(init_cfg=init_cfg)
-        self.in_channels = list(in_channels)
-        self.channels = channels
-        self.num_classes = num_classes
-        self.align_corners = align_corners
-        self.convs = nn.ModuleList([
-            ConvModule(c, channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
-            for c in self.in_channels
-        ])
-        self.fusion_conv = ConvModule(
-            channels * len(self.in_channels), channels, 1,
-            norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 \
-            else nn.Identity()
-        self.conv_seg = nn.Conv2d(channels, num_classes, 1)
+        in_channels = list(in_channels)
+        super().__init__(
+            in_channels=in_channels,
+            channels=channels,
+            num_classes=num_classes,
+            # BaseDecodeHead's binary threshold (its predict); DDAVS
+            # predicts sigmoid > 0.5 as well
+            threshold=0.5 if num_classes == 1 else None,
+            in_index=list(range(len(in_channels))),
+            # the DDAVS segmentor computes the losses
+            loss_decode=[],
+            dropout_ratio=dropout_ratio,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+            align_corners=align_corners,
+            init_cfg=init_cfg)
 
     def fuse(self, feats: List[torch.Tensor]) -> torch.Tensor:
         """Project, upsample and fuse the levels.
@@ -136,8 +141,10 @@ class SegformerMaskDecoder(BaseModule):
         return self.fusion_conv(torch.cat(outs, dim=1))
 
     def classify(self, fused: torch.Tensor) -> torch.Tensor:
-        """``[N, channels, H, W]`` fused map → ``[N, K, H, W]`` logits."""
-        return self.conv_seg(self.dropout(fused))
+        """``[N, channels, H, W]`` fused map → ``[N, K, H, W]`` logits
+        (dropout, then ``conv_seg``: ``BaseDecodeHead.cls_seg``)."""
+        return self.cls_seg(fused)
 
     def forward(self, feats: List[torch.Tensor]) -> torch.Tensor:
+        """``classify(fuse(feats))``: ``[N, K, H_0, W_0]`` logits."""
         return self.classify(self.fuse(feats))
