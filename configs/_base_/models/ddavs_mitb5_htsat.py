@@ -11,7 +11,9 @@
 #       SegFormer file, or an mmseg-keyed file; a transformers directory of
 #       nvidia/mit-b5 may be named instead (the backbone reads all three;
 #       tools/model_converters/mit2ddavs.py converts them offline)
-#   pretrained/HTSAT_AudioSet_Saved_1.ckpt : HTSAT Lightning checkpoint
+#   pretrained/HTSAT_AudioSet_Saved_1.ckpt : the original HTSAT Lightning
+#       checkpoint, converted on load; or the plain state dict written from it
+#       by tools/model_converters/htsat2ddavs.py
 #   data/banks/avsbench_htsat_k5.npy : prototype bank [C, K, 768] (DDESeg
 #       layout) or a .pt/.npz written by ddavs_mm's bank builder
 mit_b5_checkpoint = 'pretrained/mit_b5.pth'
