@@ -16,32 +16,37 @@ Three layouts of the same weights exist:
   patch embedding, ``layers.{i}.1.{j}.*`` blocks, ``layers.{i}.2.*`` norm),
   e.g. the output of mmseg's ``mit2mmseg.py`` or OpenMMLab's download.
 
-The mapping to mmseg keys (``i = s - 1``; ``L = layers.{i}.1.{j}``)::
+The mapping to mmseg keys, with ``i = s - 1``, NVIDIA's ``B =
+block{s}.{j}``, transformers' ``T = encoder.block.{i}.{j}`` (files) or
+``stages.{i}.blocks.{j}`` (transformers 5 modules) and mmseg's ``L =
+layers.{i}.1.{j}``::
 
-    NVIDIA                     transformers file / module      mmseg
-    patch_embed{s}.proj        encoder.patch_embeddings.{i}.proj
-                               stages.{i}.patch_embeddings.proj
-                                                          layers.{i}.0.projection
-    patch_embed{s}.norm        ....layer_norm                  layers.{i}.0.norm
-    block{s}.{j}.norm1         layer_norm_1 / layernorm_before L.norm1
-    block{s}.{j}.attn.q        attention.self.query / q_proj   } L.attn.attn.
-    block{s}.{j}.attn.kv       attention.self.key + value      }  in_proj_*
-                               k_proj + v_proj                 } = [q; k; v]
-    block{s}.{j}.attn.proj     attention.output.dense / o_proj L.attn.attn.out_proj
-    block{s}.{j}.attn.sr       attention.self.sr /             L.attn.sr
-                               sequence_reduction.sequence_reduction
-    block{s}.{j}.attn.norm     attention.self.layer_norm /     L.attn.norm
-                               sequence_reduction.layer_norm
-    block{s}.{j}.norm2         layer_norm_2 / layernorm_after  L.norm2
-    block{s}.{j}.mlp.fc1       mlp.dense1 / mlp.fc1            L.ffn.layers.0 (1x1 conv)
-    block{s}.{j}.mlp.dwconv.dwconv                             L.ffn.layers.1
-    block{s}.{j}.mlp.fc2       mlp.dense2 / mlp.fc2            L.ffn.layers.4 (1x1 conv)
-    norm{s}                    encoder.layer_norm.{i} /        layers.{i}.2
-                               stages.{i}.layer_norm
+    NVIDIA            transformers                      mmseg
+    patch_embed{s}.proj
+                      encoder.patch_embeddings.{i}.proj /
+                      stages.{i}.patch_embeddings.proj  layers.{i}.0.projection
+    patch_embed{s}.norm
+                      (same).layer_norm                 layers.{i}.0.norm
+    B.norm1           T.layer_norm_1 / layernorm_before L.norm1
+    B.attn.q          T.attention.self.query / q_proj   L.attn.attn.in_proj_*
+    B.attn.kv         T.attention.self.key + value /      = [q; k; v]
+                      k_proj + v_proj
+    B.attn.proj       T.attention.output.dense / o_proj L.attn.attn.out_proj
+    B.attn.sr         T.attention.self.sr / sequence_reduction.
+                      sequence_reduction                L.attn.sr
+    B.attn.norm       T.attention.self.layer_norm /
+                      sequence_reduction.layer_norm     L.attn.norm
+    B.norm2           T.layer_norm_2 / layernorm_after  L.norm2
+    B.mlp.fc1         T.mlp.dense1 / mlp.fc1            L.ffn.layers.0
+    B.mlp.dwconv.dwconv
+                      T.mlp.dwconv.dwconv               L.ffn.layers.1
+    B.mlp.fc2         T.mlp.dense2 / mlp.fc2            L.ffn.layers.4
+    norm{s}           encoder.layer_norm.{i} /
+                      stages.{i}.layer_norm             layers.{i}.2
 
-Linear weights ``[out, in]`` become 1x1 conv weights ``[out, in, 1, 1]``;
-NVIDIA's ``kv`` holds the key rows then the value rows. Classifier keys
-(``head.*``, ``classifier.*``) and a SegFormer decode head
+Linear weights ``[out, in]`` of the FFN become 1x1 conv weights
+``[out, in, 1, 1]``; NVIDIA's ``kv`` holds the key rows, then the value rows.
+Classifier keys (``head.*``, ``classifier.*``) and a SegFormer decode head
 (``decode_head.*``) are dropped and named in the report; any other key is an
 error. The number of attention heads does not show in the shapes: it is
 checked against ``config.json`` where a transformers directory has one.

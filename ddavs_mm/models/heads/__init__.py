@@ -6,6 +6,6 @@ from .image_guided_refiner import ImageGuidedRefiner
 from .segformer_mask_decoder import SegformerMaskDecoder
 
 __all__ = [
-    'AudioConditionedBlock', 'ContrastiveHead', 'CrossAlignmentBlock', 'DelayedAVAMDecoder',
-    'ImageGuidedRefiner', 'SegformerMaskDecoder'
+    'AudioConditionedBlock', 'ContrastiveHead', 'CrossAlignmentBlock',
+    'DelayedAVAMDecoder', 'ImageGuidedRefiner', 'SegformerMaskDecoder'
 ]
