@@ -1,8 +1,12 @@
-"""Tests of the HTSAT audio encoder, its log-mel front end and the checkpoint
-converter (original HTSAT Lightning layout and CLAP layout)."""
+"""Tests of the HTSAT audio encoder, its log-mel front end and its weights
+(original HTSAT Lightning layout and CLAP layout, loaded directly and through
+the converters under tools/model_converters/)."""
 import json
 import math
+import os
 import os.path as osp
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +16,8 @@ import ddavs_mm  # noqa: F401  (registers modules)
 from ddavs_mm.models.audio_encoders import (HTSATAudioEncoder, LogMelFrontend,
                                             clap_frontend_cfg)
 from ddavs_mm.registry import MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 TINY_FRONTEND = dict(sample_rate=16000, n_fft=512, hop_length=160, f_max=8000)
 TINY = dict(
@@ -334,6 +340,16 @@ def test_unfrozen_encoder_trains():
 # ---------------------------------------------------------------------------
 # checkpoint loading
 # ---------------------------------------------------------------------------
+def run_converter(script, src, dst):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.run(
+        [sys.executable, f'tools/model_converters/{script}', str(src),
+         str(dst)], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
 def test_load_original_htsat_lightning_ckpt(tmp_path):
     src = tiny_encoder(seed=0).eval()
     path = tmp_path / 'HTSAT_AudioSet_Saved_1.ckpt'
@@ -345,16 +361,11 @@ def test_load_original_htsat_lightning_ckpt(tmp_path):
     assert not torch.allclose(dst(w), src(w), atol=1e-3)
     dst.init_weights()
     report = dst.load_report
-    assert report.layout == 'htsat'
-    assert report.missing == []
-    assert report.mismatched == []
-    assert sorted(report.unexpected) == sorted(
+    assert report['layout'] == 'htsat'
+    assert report['loaded'] == len(dst.state_dict())
+    assert sorted(report['dropped']) == sorted(
         'sed_model.' + k for k in EXTRA_ORIGINAL_KEYS)
-    assert 'classifier' in report.notes['sed_model.head.weight']
-    assert len(report.loaded) == len(dst.state_dict())
-    assert report.loaded[
-        'audio_encoder.layers.1.blocks.0.attention.self.key.weight'] == (
-            'sed_model.layers.1.blocks.0.attn.qkv.weight')
+    assert 'classifier' in report['dropped']['sed_model.head.weight']
     for k, v in src.state_dict().items():
         assert torch.equal(v, dst.state_dict()[k]), k
     assert torch.allclose(dst(w), src(w), atol=1e-5)
@@ -363,9 +374,31 @@ def test_load_original_htsat_lightning_ckpt(tmp_path):
     assert not any(p.requires_grad for p in dst.parameters())
 
 
+def test_htsat2ddavs_converter_writes_encoder_keys(tmp_path):
+    src = tiny_encoder(seed=0).eval()
+    ckpt = tmp_path / 'HTSAT_AudioSet_Saved_1.ckpt'
+    orig = save_original_ckpt(src, ckpt)['state_dict']
+    out = run_converter('htsat2ddavs.py', ckpt, tmp_path / 'htsat.pth')
+    assert 'dropped sed_model.tscam_conv.weight' in out
+    state = torch.load(tmp_path / 'htsat.pth', weights_only=True)
+    assert state.keys() == src.state_dict().keys()
+    # the fused qkv rows [C, 2C) are the key projection
+    key = 'audio_encoder.layers.1.blocks.0.attention.self.key.weight'
+    assert torch.equal(state[key],
+                       orig['sed_model.layers.1.blocks.0.attn.qkv.weight']
+                       [32:64])
+    dst = tiny_encoder(seed=1, pretrained=str(tmp_path / 'htsat.pth'))
+    dst.init_weights()
+    assert dst.load_report['layout'] == 'ddavs'
+    assert dst.load_report['dropped'] == {}
+    w = wave(2, seed=7)
+    assert torch.allclose(dst(w), src(w), atol=1e-5)
+
+
 def test_lightning_ckpt_with_foreign_pickled_class(tmp_path, monkeypatch):
     """Lightning pickles callback classes (as dict keys) and hparams objects
-    from modules that need not be installed; they must not block loading."""
+    from modules that need not be installed; they must not block loading,
+    and torch.load stays under weights_only=True."""
     import sys
     import types
     mod = types.ModuleType('fake_lightning_callbacks')
@@ -388,9 +421,17 @@ def test_lightning_ckpt_with_foreign_pickled_class(tmp_path, monkeypatch):
     monkeypatch.delitem(sys.modules, mod.__name__)
     with pytest.raises(Exception):  # plain weights_only load refuses it
         torch.load(path, weights_only=True)
+    calls = []
+    real_load = torch.load
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get('weights_only'))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, 'load', spy)
     dst = tiny_encoder(seed=1, pretrained=str(path))
     dst.init_weights()
-    assert dst.load_report.missing == []
+    assert calls and all(c is True for c in calls)
     w = wave(1, seed=11)
     assert torch.allclose(dst(w), src(w), atol=1e-5)
 
@@ -405,7 +446,7 @@ def test_pretrained_argument_and_plain_state_dict(tmp_path):
     dst = tiny_encoder(seed=1, pretrained=str(path))
     assert dst.init_cfg == dict(type='Pretrained', checkpoint=str(path))
     dst.init_weights()
-    assert dst.load_report.unexpected == []
+    assert dst.load_report['dropped'] == {}
     w = wave(2, seed=8)
     assert torch.allclose(dst(w), src(w), atol=1e-5)
 
@@ -441,8 +482,9 @@ def test_fused_qkv_split_matches_fused_attention(tmp_path):
 
 
 def test_load_clap_save_pretrained_dir_applies_bn_once(tmp_path):
-    """A real ClapAudioModel.save_pretrained directory; our encoder must
-    reproduce ClapAudioModel run on our (pre-bn0) log-mel."""
+    """A real ClapAudioModel.save_pretrained directory, loaded directly and
+    through clap2ddavs.py; the encoder must reproduce ClapAudioModel run on
+    our (pre-bn0) log-mel."""
     from transformers import ClapAudioConfig, ClapAudioModel
     torch.manual_seed(0)
     clap = ClapAudioModel(ClapAudioConfig(**tiny_clap_config())).eval()
@@ -453,12 +495,10 @@ def test_load_clap_save_pretrained_dir_applies_bn_once(tmp_path):
         seed=1, init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path /
                                                               'clap')))
     enc.init_weights()
-    report = enc.load_report
-    assert report.layout == 'clap'
-    assert report.missing == [] and report.unexpected == []
-    assert report.mismatched == [] and report.config_differences == {}
-    assert report.loaded['frontend.bn0.running_var'] == (
-        'audio_encoder.batch_norm.running_var')
+    assert enc.load_report['layout'] == 'clap'
+    assert enc.load_report['dropped'] == {}
+    assert torch.equal(enc.frontend.bn0.running_var,
+                       clap.audio_encoder.batch_norm.running_var)
 
     w = wave(2, seed=9)
     with torch.no_grad():
@@ -467,6 +507,14 @@ def test_load_clap_save_pretrained_dir_applies_bn_once(tmp_path):
     assert torch.allclose(
         tokens, ref.last_hidden_state.flatten(2).transpose(1, 2), atol=1e-5)
     assert torch.allclose(emb, ref.pooler_output, atol=1e-5)
+
+    out = run_converter('clap2ddavs.py', tmp_path / 'clap',
+                        tmp_path / 'clap.pth')
+    assert "'depths': [2, 2]" in out
+    conv = tiny_encoder(seed=2, pretrained=str(tmp_path / 'clap.pth'))
+    conv.init_weights()
+    assert conv.load_report['layout'] == 'ddavs'
+    assert torch.allclose(conv(w), tokens, atol=1e-6)
 
 
 @pytest.mark.parametrize('fmt', ['safetensors', 'bin'])
@@ -495,9 +543,9 @@ def test_load_clap_model_layout_dir(tmp_path, fmt):
     dst = tiny_encoder(seed=1, pretrained=str(d))
     dst.init_weights()
     report = dst.load_report
-    assert report.missing == [] and report.mismatched == []
-    assert sorted(report.unexpected) == sorted(extras)
-    assert report.notes['logit_scale_a'] == 'CLAP contrastive temperature'
+    assert sorted(report['dropped']) == sorted(extras)
+    assert report['dropped']['logit_scale_a'] == \
+        'CLAP contrastive temperature'
     w = wave(2, seed=10)
     assert torch.allclose(dst(w), src(w), atol=1e-5)
 
@@ -519,18 +567,17 @@ def test_shape_mismatch_strict_and_lenient(tmp_path):
     path = tmp_path / 'heads.ckpt'
     save_original_ckpt(other, path, extra=False)
     strict = tiny_encoder(seed=1, pretrained=str(path))
-    with pytest.raises(ValueError, match=str(path)):
+    with pytest.raises(ValueError, match=r'(?s)heads\.ckpt.*size mismatch'):
         strict.init_weights()
     lenient = tiny_encoder(seed=1, pretrained=str(path), strict_load=False)
+    before = lenient.state_dict()
     lenient.init_weights()
-    report = lenient.load_report
-    bad = {m[0] for m in report.mismatched}
-    assert ('audio_encoder.layers.0.blocks.0.attention.self.'
-            'relative_position_bias_table') in bad
-    assert all('relative_position_bias_table' in k for k in bad)
-    # everything else fits and was loaded
-    assert torch.equal(lenient.audio_encoder.norm.weight,
-                       other.audio_encoder.norm.weight)
+    after = lenient.state_dict()
+    for k, v in after.items():
+        if 'relative_position_bias_table' in k:  # [.., 2 heads] vs 4 heads
+            assert torch.equal(v, before[k]), k
+        else:  # everything else fits and was loaded
+            assert torch.equal(v, other.state_dict()[k]), k
 
 
 def test_missing_file_and_nothing_loads(tmp_path):
@@ -540,18 +587,28 @@ def test_missing_file_and_nothing_loads(tmp_path):
         enc.init_weights()
     empty_dir = tmp_path / 'empty_clap'
     empty_dir.mkdir()
-    with pytest.raises(FileNotFoundError, match='model.safetensors'):
+    with pytest.raises(FileNotFoundError, match='config.json'):
+        enc.load_pretrained(str(empty_dir))
+    (empty_dir / 'config.json').write_text(json.dumps(tiny_clap_config()))
+    with pytest.raises(FileNotFoundError, match='empty_clap'):
         enc.load_pretrained(str(empty_dir))
     # right layout, but no key fits this encoder
     path = tmp_path / 'unrelated.ckpt'
     torch.save({'state_dict': {'sed_model.head.weight': torch.randn(2, 2),
                                'sed_model.layers.9.blocks.0.attn.qkv.weight':
                                torch.randn(6, 2)}}, path)
-    with pytest.raises(ValueError, match='no tensor could be loaded'):
+    with pytest.raises(ValueError, match=r'(?s)unrelated\.ckpt.*missing'):
+        enc.load_pretrained(str(path))
+    # an original key without a rule is named
+    path = tmp_path / 'ape.ckpt'
+    sd = to_original_layout(tiny_encoder(seed=0).state_dict())
+    sd['absolute_pos_embed'] = torch.zeros(1, 256, 16)
+    torch.save({'state_dict': sd}, path)
+    with pytest.raises(ValueError, match='absolute_pos_embed'):
         enc.load_pretrained(str(path))
     path2 = tmp_path / 'foreign.pth'
     torch.save({'backbone.conv.weight': torch.randn(2, 2)}, path2)
-    with pytest.raises(ValueError, match='neither'):
+    with pytest.raises(ValueError, match=r'foreign\.pth.*none of the HTSAT'):
         enc.load_pretrained(str(path2))
 
 

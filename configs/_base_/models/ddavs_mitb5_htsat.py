@@ -7,9 +7,13 @@
 # Put the files at the paths below or override them, e.g.
 #   --cfg-options model.backbone.init_cfg=None model.audio_encoder.pretrained=None
 # for a random-init run, or model.audio_query.bank=None for the no-bank ablation.
-#   pretrained/mit_b5.pth : SegFormer MiT-B5 ImageNet weights converted to
-#       mmseg keys (mmseg tools/model_converters/mit2mmseg.py)
-#   pretrained/HTSAT_AudioSet_Saved_1.ckpt : HTSAT Lightning checkpoint
+#   pretrained/mit_b5.pth : MiT-B5 ImageNet weights: NVIDIA's original
+#       SegFormer file, or an mmseg-keyed file; a transformers directory of
+#       nvidia/mit-b5 may be named instead (the backbone reads all three;
+#       tools/model_converters/mit2ddavs.py converts them offline)
+#   pretrained/HTSAT_AudioSet_Saved_1.ckpt : the original HTSAT Lightning
+#       checkpoint, converted on load; or the plain state dict written from it
+#       by tools/model_converters/htsat2ddavs.py
 #   data/banks/avsbench_htsat_k5.npy : prototype bank [C, K, 768] (DDESeg
 #       layout) or a .pt/.npz written by ddavs_mm's bank builder
 mit_b5_checkpoint = 'pretrained/mit_b5.pth'
@@ -73,7 +77,7 @@ model = dict(
         temperature=0.07,
         loss_weight=0.1),
     backbone=dict(
-        type='MixVisionTransformer',
+        type='FreezableMixVisionTransformer',  # mmseg's MiT, frozen_stages=0
         in_channels=3,
         embed_dims=64,
         num_stages=4,

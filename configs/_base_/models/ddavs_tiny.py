@@ -49,7 +49,10 @@ model = dict(
         out_channels=32,
         num_layers=2,
         temperature=0.07,
-        loss_weight=0.1),
+        loss_weight=0.1,
+        # beyond the paper (docs/design.md): every query of the batch is a
+        # negative; Eq. 6 (the default) uses the other slots of the sample
+        negatives='batch'),
     backbone=dict(
         type='MixVisionTransformer',
         in_channels=3,

@@ -22,23 +22,28 @@ costs as much as a 10 s clip; inputs longer than that (10.23 s at 32 kHz/hop
 320) raise.
 
 Weights: ``pretrained=PATH`` or ``init_cfg=dict(type='Pretrained',
-checkpoint=PATH)`` accepts an original HTSAT Lightning checkpoint or a CLAP
-directory (see :mod:`.htsat_checkpoint`); they are loaded by
+checkpoint=PATH)`` names a state dict in the encoder's keys (written by
+``tools/model_converters/htsat2ddavs.py`` or ``clap2ddavs.py``), or directly
+an original HTSAT Lightning checkpoint or a CLAP directory, converted on load
+by the same functions (:mod:`.htsat_checkpoint`). They are loaded by
 :meth:`HTSATAudioEncoder.init_weights` (called by the mmengine Runner) or
 explicitly by :meth:`HTSATAudioEncoder.load_pretrained`. The front end must
 follow the checkpoint: HTSAT 32 kHz / hop 320 (the default), CLAP 48 kHz /
 hop 480 (``frontend=clap_frontend_cfg(clap_dir)``).
 """
+import logging
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
+from mmengine.runner.checkpoint import load_state_dict
 from torch import Tensor
 from transformers import ClapAudioConfig, ClapAudioModel
 
 from ddavs_mm.registry import MODELS
-from .htsat_checkpoint import CheckpointLoadReport, load_htsat_checkpoint
+from .htsat_checkpoint import compare_clap_config, read_htsat_weights
 from .log_mel_frontend import LogMelFrontend
 
 
@@ -79,10 +84,9 @@ class HTSATAudioEncoder(BaseModule):
             (bounds peak memory). Default None (all at once).
         pretrained (str, optional): Checkpoint path; shorthand for
             ``init_cfg=dict(type='Pretrained', checkpoint=pretrained)``.
-        strict_load (bool): Raise on missing keys, shape mismatches or
-            architecture differences when loading. Default True.
-        trust_checkpoint (bool): Allow full-pickle loading of a checkpoint
-            that ``torch.load(weights_only=True)`` refuses. Default False.
+        strict_load (bool): Raise on missing or unexpected keys and shape
+            mismatches when loading (MMEngine's strict ``load_state_dict``);
+            False loads what fits and logs the rest. Default True.
         init_cfg (dict, optional): mmengine init config.
 
     Attributes:
@@ -91,7 +95,8 @@ class HTSATAudioEncoder(BaseModule):
             ``(2, 32)`` for the base config.
         num_tokens (int): ``L = freq_bins * time_steps`` (64 for base).
         max_samples (int): Longest accepted waveform.
-        load_report (CheckpointLoadReport | None): Report of the last load.
+        load_report (dict | None): ``layout``, ``loaded`` (number of
+            tensors) and ``dropped`` (file key -> reason) of the last load.
     """
 
     def __init__(self,
@@ -116,7 +121,6 @@ class HTSATAudioEncoder(BaseModule):
                  chunk_size: Optional[int] = None,
                  pretrained: Optional[str] = None,
                  strict_load: bool = True,
-                 trust_checkpoint: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         if pretrained is not None:
             if init_cfg is not None:
@@ -201,8 +205,7 @@ class HTSATAudioEncoder(BaseModule):
         self.frozen = frozen
         self.chunk_size = chunk_size
         self.strict_load = strict_load
-        self.trust_checkpoint = trust_checkpoint
-        self.load_report: Optional[CheckpointLoadReport] = None
+        self.load_report: Optional[dict] = None
         if frozen:
             self._freeze()
 
@@ -221,29 +224,51 @@ class HTSATAudioEncoder(BaseModule):
             super().train(False)
         return self
 
-    def load_pretrained(self, checkpoint: str) -> CheckpointLoadReport:
-        """Load an HTSAT or CLAP checkpoint (see :mod:`.htsat_checkpoint`).
+    def load_pretrained(self, checkpoint: str) -> dict:
+        """Load HTSAT weights of any source (see :mod:`.htsat_checkpoint`).
 
         Args:
-            checkpoint (str): File or CLAP directory.
+            checkpoint (str): ddavs-keyed file, original HTSAT checkpoint or
+                CLAP directory / file.
 
         Returns:
-            CheckpointLoadReport: The key-by-key report (also logged and
+            dict: ``layout``, ``loaded`` and ``dropped`` (also logged and
             stored as ``self.load_report``).
+
+        Raises:
+            ValueError: a CLAP ``config.json`` describes another
+                architecture, or (``strict_load``) keys or shapes do not
+                fit; the message names the file.
         """
-        self.load_report = load_htsat_checkpoint(
-            self,
-            checkpoint,
-            strict=self.strict_load,
-            trust_checkpoint=self.trust_checkpoint,
-            model_config=self.config)
+        state, layout, dropped, clap_config = read_htsat_weights(checkpoint)
+        if clap_config is not None:
+            diffs = compare_clap_config(clap_config, self.config)
+            if diffs:
+                raise ValueError(
+                    f'{checkpoint}: config.json differences from the encoder'
+                    f' (file vs encoder): {diffs}')
+        try:
+            load_state_dict(self, state, strict=self.strict_load,
+                            logger='current')
+        except RuntimeError as err:
+            raise ValueError(f'{checkpoint} ({layout} layout) does not fit '
+                             f'HTSATAudioEncoder: {err}') from err
+        text = (f'HTSAT weights {checkpoint}: {layout} layout, {len(state)} '
+                'tensors loaded')
+        if dropped:
+            text += (f'; dropped {len(dropped)} key(s) of the file: '
+                     f'{", ".join(sorted(set(dropped.values())))}')
+        print_log(text, logger='current', level=logging.INFO)
+        self.load_report = dict(layout=layout, loaded=len(state),
+                                dropped=dropped)
         if self.frozen:
             self._freeze()
         return self.load_report
 
     def init_weights(self) -> None:
-        """Load ``init_cfg=dict(type='Pretrained', checkpoint=...)`` with the
-        HTSAT/CLAP converter; otherwise keep transformers' initialisation."""
+        """Load ``init_cfg=dict(type='Pretrained', checkpoint=...)`` with
+        :meth:`load_pretrained`; otherwise keep transformers'
+        initialisation."""
         cfg = self.init_cfg
         if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
             if 'checkpoint' not in cfg:

@@ -1,7 +1,9 @@
-"""MiT (SegFormer's Mix Transformer) whose first stages can be frozen."""
+"""MiT (SegFormer's Mix Transformer) whose first stages can be frozen and
+whose pretrained weights may come in any of the three MiT layouts."""
 from mmseg.models.backbones import MixVisionTransformer
 
 from ddavs_mm.registry import MODELS
+from .mit_checkpoint import load_mit_checkpoint
 
 
 @MODELS.register_module()
@@ -17,6 +19,12 @@ class FreezableMixVisionTransformer(MixVisionTransformer):
     1 runs at stride 4, the backbone's most expensive resolution). Use it
     with pretrained weights (``init_cfg=dict(type='Pretrained', ...)``); a
     frozen random stage is a random feature extractor.
+
+    ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` (optionally with
+    ``prefix``) accepts NVIDIA's original SegFormer ImageNet file, a
+    transformers directory of ``nvidia/mit-b*`` or an mmseg-keyed file
+    (:mod:`.mit_checkpoint`); the weights are converted to mmseg keys,
+    loaded strictly, and what was loaded is logged.
 
     Args:
         frozen_stages (int): number of leading stages to freeze, ``0``
@@ -34,6 +42,7 @@ class FreezableMixVisionTransformer(MixVisionTransformer):
             raise ValueError(f'frozen_stages must be in [-1, '
                              f'{self.num_stages}], got {frozen_stages}')
         self.frozen_stages = max(frozen_stages, 0)
+        self.load_report = None
         self._freeze_stages()
 
     def _freeze_stages(self) -> None:
@@ -41,6 +50,21 @@ class FreezableMixVisionTransformer(MixVisionTransformer):
             layer.eval()
             for param in layer.parameters():
                 param.requires_grad = False
+
+    def init_weights(self) -> None:
+        """Load ``init_cfg`` of type ``Pretrained`` with
+        :func:`~.mit_checkpoint.load_mit_checkpoint`; otherwise mmseg's
+        initialisation."""
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            if not cfg.get('checkpoint'):
+                raise ValueError(f'{type(self).__name__}: init_cfg of type '
+                                 'Pretrained needs a checkpoint')
+            self.load_report = load_mit_checkpoint(
+                self, cfg['checkpoint'], prefix=cfg.get('prefix'))
+            self._is_init = True
+            return
+        super().init_weights()
 
     def train(self, mode: bool = True) -> 'FreezableMixVisionTransformer':
         """Set the mode, keeping the frozen stages in eval mode."""

@@ -1,3 +1,4 @@
+from .audio_conditioned_block import AudioConditionedBlock
 from .contrastive_head import ContrastiveHead
 from .cross_alignment_block import CrossAlignmentBlock
 from .delayed_avam_decoder import DelayedAVAMDecoder
@@ -5,6 +6,6 @@ from .image_guided_refiner import ImageGuidedRefiner
 from .segformer_mask_decoder import SegformerMaskDecoder
 
 __all__ = [
-    'ContrastiveHead', 'CrossAlignmentBlock', 'DelayedAVAMDecoder',
-    'ImageGuidedRefiner', 'SegformerMaskDecoder'
+    'AudioConditionedBlock', 'ContrastiveHead', 'CrossAlignmentBlock',
+    'DelayedAVAMDecoder', 'ImageGuidedRefiner', 'SegformerMaskDecoder'
 ]

@@ -3,20 +3,20 @@
 Training only. The n queries of the clean waveform, Q, and of its augmented
 copy, Q' (same audio encoder and AQM, shared weights), are projected by φ and
 ℓ2-normalised: z_i = φ(q_i)/||φ(q_i)||, z'_j likewise. With
-s_ij = z_i · z'_j the loss per sample is
+s_ij = z_i · z'_j the loss per sample is (Eq. 6)
 
     L_con = -(1/n) Σ_i log( exp(s_ii/τ) / Σ_j exp(s_ij/τ) ),
 
 averaged over the samples (frames) of the batch.
 
-``negatives='slots'`` is Eq. 6 literally: the negatives of z_i are the other
-query slots z'_j of the same sample. Because the learned query embeddings
-alone already tell the slots apart, this loss is close to 0 from the start
-and barely depends on the audio (with n = 1 it is identically 0).
-``negatives='batch'`` (the default) also uses every query of every other
-sample (frame) in the batch as a negative — "the other audio semantics
-derived from the clean and augmented audio inputs" (Sec. 1) — so slot i must
-encode *its* audio to find its positive among N·n candidates.
+``negatives='slots'`` (the default) is Eq. 6 and Appendix F ("the remaining
+query slots serve as negatives"): the candidates of z_i are the n augmented
+queries z'_j of the same sample. With n = 1 there is a single candidate and
+the loss is identically 0.
+
+``negatives='batch'`` goes beyond the paper: the candidates of z_i are all
+N·n augmented queries of the batch, so the other seconds of the same
+recording and the clips of the same class are negatives too.
 """
 from typing import Dict, Optional
 
@@ -42,8 +42,9 @@ class ContrastiveHead(BaseModule):
         temperature (float): τ. Defaults to 0.07.
         loss_weight (float): λ_con. Defaults to 0.1.
         loss_name (str): Defaults to ``'loss_con'``.
-        negatives (str): ``'batch'`` (default) or ``'slots'``; see the
-            module docstring.
+        negatives (str): ``'slots'`` (default, Eq. 6: the other query slots
+            of the same sample) or ``'batch'`` (every query of the batch);
+            see the module docstring.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -55,12 +56,12 @@ class ContrastiveHead(BaseModule):
                  temperature: float = 0.07,
                  loss_weight: float = 0.1,
                  loss_name: str = 'loss_con',
-                 negatives: str = 'batch',
+                 negatives: str = 'slots',
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        if negatives not in ('batch', 'slots'):
+        if negatives not in ('slots', 'batch'):
             raise ValueError(
-                f"negatives must be 'batch' or 'slots', got {negatives!r}")
+                f"negatives must be 'slots' or 'batch', got {negatives!r}")
         self.negatives = negatives
         if temperature <= 0:
             raise ValueError(f'temperature must be > 0, got {temperature}')
@@ -85,8 +86,8 @@ class ContrastiveHead(BaseModule):
     def info_nce(self, z: torch.Tensor, z_aug: torch.Tensor) -> torch.Tensor:
         """InfoNCE on normalised embeddings ``[N, n, c]``, mean over N·n.
 
-        With ``negatives='batch'`` the candidates of each z_i are all N·n
-        augmented queries of the batch; with ``'slots'`` the n of its sample.
+        With ``negatives='slots'`` the candidates of z_i are the n augmented
+        queries of its sample; with ``'batch'`` all N·n of the batch.
         """
         if self.negatives == 'batch':
             flat, flat_aug = z.flatten(0, 1), z_aug.flatten(0, 1)  # [N*n, c]

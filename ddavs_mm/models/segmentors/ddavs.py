@@ -148,6 +148,14 @@ class DDAVS(BaseModel):
             raise ValueError(
                 f'refiner.num_classes={self.refiner.num_classes} but '
                 f'num_classes={num_classes}')
+        if getattr(self.decode_head, 'encoder_position',
+                   'after_stage') == 'before_blocks' and \
+                self.decode_head.inject_stages and \
+                not _is_mit_like(self.backbone):
+            raise ValueError(
+                f'decode_head.encoder_position="before_blocks" needs a MiT-'
+                f'like backbone (layers[i] = [patch_embed, blocks, norm]); '
+                f'{type(self.backbone).__name__} is not')
         if self.decode_head.fusion_position == 'encoder' and \
                 self.decode_head.inject_stages and \
                 not _is_mit_like(self.backbone) and \
@@ -207,7 +215,9 @@ class DDAVS(BaseModel):
         def hook(stage_idx: int, feat: torch.Tensor) -> torch.Tensor:
             return head.align(stage_idx, feat, queries)
 
-        if hasattr(self.backbone, 'forward_with_stage_hook'):
+        before = getattr(head, 'encoder_position',
+                         'after_stage') == 'before_blocks'
+        if hasattr(self.backbone, 'forward_with_stage_hook') and not before:
             return list(self.backbone.forward_with_stage_hook(frames, hook))
         outs = []
         x = frames
@@ -215,10 +225,14 @@ class DDAVS(BaseModel):
                               tuple(range(len(self.backbone.layers))))
         for i, layer in enumerate(self.backbone.layers):
             x, hw_shape = layer[0](x)
+            if before:  # align the patch-embedded tokens of the stage
+                x = hook(i, _nlc_to_nchw(x, hw_shape)).flatten(2).transpose(
+                    1, 2)
             for block in layer[1]:
                 x = block(x, hw_shape)
-            x = layer[2](x)
-            x = hook(i, _nlc_to_nchw(x, hw_shape))
+            x = _nlc_to_nchw(layer[2](x), hw_shape)
+            if not before:
+                x = hook(i, x)
             if i in out_indices:
                 outs.append(x)
         return outs
