@@ -86,3 +86,13 @@ def test_summary_table_means_and_spread():
     # mean 0.65, sample sd of (0.6, 0.7) = 0.0707
     assert '| row | 2 | 0.650 ± 0.071 | 0.750 ± 0.071 | 0.600 / 0.700 |' \
         in table
+
+
+def test_base_options_come_before_the_ablation():
+    cfg = sweep.build_run_config(
+        TINY, osp.join(ABLATIONS, 'fig6_queries_1_ms3.py'),
+        sweep.DEFAULT_REFERENCE, seed=0, epochs=None,
+        base_options={'model.contrastive_head.negatives': 'slots',
+                      'model.audio_query.num_queries': 7})
+    assert cfg.model.contrastive_head.negatives == 'slots'
+    assert cfg.model.audio_query.num_queries == 1  # the ablation's value

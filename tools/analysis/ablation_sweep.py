@@ -26,7 +26,7 @@ import subprocess
 import sys
 from typing import Dict, List, Optional
 
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config, ConfigDict, DictAction
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_REFERENCE = osp.join(ROOT, 'configs', 'ddavs_mitb5_htsat_ms3.py')
@@ -121,9 +121,13 @@ def shorten_schedule(cfg: Config, epochs: int) -> None:
 
 
 def build_run_config(base: str, ablation: Optional[str], reference: str,
-                     seed: int, epochs: Optional[int]) -> Config:
-    """``base`` with the ablation's model change, seed and schedule."""
+                     seed: int, epochs: Optional[int],
+                     base_options: Optional[dict] = None) -> Config:
+    """``base`` (with ``base_options`` merged, e.g. from ``--cfg-options``)
+    with the ablation's model change, seed and schedule."""
     cfg = Config.fromfile(base)
+    if base_options:
+        cfg.merge_from_dict(base_options)
     if ablation is not None:
         cfg.merge_from_dict(
             dict(model=ablation_overrides(ablation, reference)))
@@ -198,6 +202,8 @@ def main(argv=None) -> dict:
     p.add_argument('--epochs', type=int,
                    help='shorten the schedule to this many epochs')
     p.add_argument('--work-dir', required=True)
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='changes to BASE before any ablation is applied')
     p.add_argument('--roles', action='store_true',
                    help='also measure role coverage (synthetic data only)')
     a = p.parse_args(argv)
@@ -215,7 +221,7 @@ def main(argv=None) -> dict:
                 os.makedirs(run_dir, exist_ok=True)
                 cfg = build_run_config(
                     a.base, None if ablation == 'base' else ablation,
-                    a.reference, seed, a.epochs)
+                    a.reference, seed, a.epochs, a.cfg_options)
                 cfg_file = osp.join(run_dir, 'config.py')
                 cfg.dump(cfg_file)
                 print(f'=== {row} seed {seed}: {cfg_file}', flush=True)
