@@ -27,9 +27,9 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadClipFrames'),
-    dict(type='LoadClipMasks', mask_mode='semantic'),
     dict(type='LoadAudio', sample_rate=_base_.audio_sample_rate),
     dict(type='ClipResize', scale=_base_.crop_size),
+    dict(type='LoadClipMasks', mask_mode='semantic'),
     dict(type='PackAVSInputs'),
 ]
 train_dataloader = dict(

@@ -71,9 +71,9 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadClipFrames'),
-    dict(type='LoadClipMasks', mask_mode='binary'),
     dict(type='LoadAudio', sample_rate=16000),
     dict(type='ClipResize', scale=frame_size),
+    dict(type='LoadClipMasks', mask_mode='binary'),
     dict(type='PackAVSInputs'),
 ]
 # one loader worker overlaps data loading (incl. the waveform augmentation)

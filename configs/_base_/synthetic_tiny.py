@@ -29,9 +29,9 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadClipFrames'),
-    dict(type='LoadClipMasks', mask_mode='binary'),
     dict(type='LoadAudio', sample_rate=wav_sample_rate),
     dict(type='ClipResize', scale=crop_size),
+    dict(type='LoadClipMasks', mask_mode='binary'),
     dict(type='PackAVSInputs'),
 ]
 train_dataloader = dict(
