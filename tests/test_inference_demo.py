@@ -370,6 +370,15 @@ def test_video_demo(tiny_ckpt, video, tmp_path):
                                [0.25, 0.75, 1.25, 1.75, 2.25, 2.75])
 
 
+def test_video_demo_cfg_options_parse_to_a_dict():
+    demo = _load_script('demo/video_demo.py', 'video_demo')
+    args = demo.parse_args(['v.mp4', 'c.py', 'none', '--out-dir', 'o',
+                            '--cfg-options', 'model.num_classes=1',
+                            'test_pipeline.2.scale=[32,32]'])
+    assert args.cfg_options == {'model.num_classes': 1,
+                                'test_pipeline.2.scale': [32, 32]}
+
+
 def test_video_demo_errors(tiny_ckpt, tmp_path):
     demo = _load_script('demo/video_demo.py', 'video_demo')
     silent = make_video(tmp_path / 'silent.mp4', seconds=1,

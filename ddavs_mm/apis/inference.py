@@ -57,14 +57,15 @@ def build_test_pipeline(cfg: Config) -> Compose:
     from ddavs_mm.registry import TRANSFORMS
     from ddavs_mm.utils import register_all_modules
     register_all_modules(init_default_scope=False)
-    name = getattr(cfg, 'filename', None) or 'the config'
+    name = _name(cfg)
     if not cfg.get('test_pipeline'):
         raise ValueError(f'{name} has no test_pipeline; inference runs the '
                          'config\'s own test pipeline.')
     transforms, found = [], set()
     for step in cfg.test_pipeline:
         step = copy.deepcopy(dict(step))
-        cls = TRANSFORMS.get(step.get('type'))
+        cls = step.get('type')
+        cls = cls if isinstance(cls, type) else TRANSFORMS.get(cls)
         if cls is None:
             raise KeyError(f'{name}: test_pipeline transform '
                            f'{step.get("type")!r} is not registered.')
@@ -83,6 +84,10 @@ def build_test_pipeline(cfg: Config) -> Compose:
     return Compose(transforms)
 
 
+def _name(cfg: Config) -> str:
+    return getattr(cfg, 'filename', None) or 'the config'
+
+
 def _find(pipeline: Compose, cls: type) -> Optional[Any]:
     return next((t for t in pipeline.transforms if isinstance(t, cls)), None)
 
@@ -94,7 +99,7 @@ def _audio_loader(pipeline: Compose, cfg: Config,
     rate = getattr(frontend, 'sample_rate', loader.sample_rate)
     if rate != loader.sample_rate:
         raise ValueError(
-            f'The test_pipeline of {cfg.filename} loads audio at '
+            f'The test_pipeline of {_name(cfg)} loads audio at '
             f'{loader.sample_rate} Hz but the audio encoder expects {rate} '
             'Hz; set LoadAudio(sample_rate=...) to match.')
     return loader
@@ -125,7 +130,7 @@ def get_test_resize(cfg: Config) -> Tuple[Tuple[int, int], bool]:
     """
     resize = _find(build_test_pipeline(cfg), ClipResize)
     if resize is None:
-        raise ValueError(f'The test_pipeline of {cfg.filename} has no '
+        raise ValueError(f'The test_pipeline of {_name(cfg)} has no '
                          'ClipResize, so it has no fixed frame size.')
     return (resize.scale[1], resize.scale[0]), resize.keep_ratio
 
@@ -139,14 +144,13 @@ def get_num_frames(cfg: Config) -> int:
     """
     from ddavs_mm.registry import DATASETS
     dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
-    while 'dataset' in dataset:  # ConcatDataset / RepeatDataset wrappers
+    while 'dataset' in dataset:  # wrappers such as RepeatDataset
         dataset = dataset['dataset']
     cls = DATASETS.get(dataset['type']) if dataset.get('type') else None
     num = dataset.get('num_frames') or getattr(cls, 'NUM_FRAMES', None)
     if not num:
-        raise ValueError(f'Cannot tell the frames per clip of '
-                         f'{cfg.filename}: set test_dataloader.dataset.'
-                         'num_frames.')
+        raise ValueError(f'Cannot tell the frames per clip of {_name(cfg)}:'
+                         ' set test_dataloader.dataset.num_frames.')
     return int(num)
 
 
