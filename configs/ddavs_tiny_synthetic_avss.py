@@ -27,10 +27,24 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadClipFrames'),
-    dict(type='LoadClipMasks', mask_mode='semantic'),
     dict(type='LoadAudio', sample_rate=_base_.audio_sample_rate),
     dict(type='ClipResize', scale=_base_.crop_size),
+    dict(type='LoadClipMasks', mask_mode='semantic'),
     dict(type='PackAVSInputs'),
+]
+# flip test-time augmentation (tools/test.py --tta, with tta_model)
+tta_pipeline = [
+    dict(type='LoadClipFrames'),
+    dict(type='LoadAudio', sample_rate=_base_.audio_sample_rate),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='ClipResize', scale=_base_.crop_size)],
+            [dict(type='ClipRandomFlip', prob=0.),
+             dict(type='ClipRandomFlip', prob=1.)],
+            [dict(type='LoadClipMasks', mask_mode='semantic')],
+            [dict(type='PackAVSInputs')],
+        ])
 ]
 train_dataloader = dict(
     dataset=dict(

@@ -71,10 +71,24 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadClipFrames'),
-    dict(type='LoadClipMasks', mask_mode='binary'),
     dict(type='LoadAudio', sample_rate=16000),
     dict(type='ClipResize', scale=frame_size),
+    dict(type='LoadClipMasks', mask_mode='binary'),
     dict(type='PackAVSInputs'),
+]
+# flip test-time augmentation (tools/test.py --tta, with tta_model)
+tta_pipeline = [
+    dict(type='LoadClipFrames'),
+    dict(type='LoadAudio', sample_rate=16000),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='ClipResize', scale=frame_size)],
+            [dict(type='ClipRandomFlip', prob=0.),
+             dict(type='ClipRandomFlip', prob=1.)],
+            [dict(type='LoadClipMasks', mask_mode='binary')],
+            [dict(type='PackAVSInputs')],
+        ])
 ]
 # one loader worker overlaps data loading (incl. the waveform augmentation)
 # with the training step without starving the 2-core machine; re-created

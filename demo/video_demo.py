@@ -1,10 +1,12 @@
 """Segment the sounding objects of any video with audio using DDAVS.
 
 Frames are sampled at ``--fps`` (default 1 per second, like AVSBench; ``0``
-= every frame), each paired with the ``segment_seconds`` (1 s) of audio
-centred on its timestamp, and segmented ``T`` frames at a time (``T`` from
-the config, or ``--clip-len``), so memory stays bounded for long videos.
-Writes ``overlay.mp4`` (masks blended on the frames, original audio muxed
+= every frame), each paired with the audio segment of the config's test
+pipeline (1 s in the AVSBench configs) centred on its timestamp, and
+segmented ``T`` frames at a time (``T`` from the config's test data set, or
+``--clip-len``) through the config's test pipeline, so memory stays bounded
+for long videos. Masks come at the video's frame size. Writes
+``overlay.mp4`` (masks blended on the frames, original audio muxed
 back in), ``masks/{index:06d}.png`` (binary: 0/255; semantic: class ids with
 a palette) and ``frames.csv`` (index, timestamp, mask file) to ``--out-dir``.
 
@@ -22,6 +24,7 @@ import sys
 from typing import List, Optional, Sequence
 
 import numpy as np
+from mmengine.config import DictAction
 
 from ddavs_mm.apis.inference import (get_audio_settings, get_num_frames,
                                      inference_clip, init_model)
@@ -48,8 +51,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='probability threshold of binary masks')
     parser.add_argument(
         '--clip-len', type=int, default=None,
-        help='frames per model call T (default: the config\'s num_frames, '
-        'else 5)')
+        help='frames per model call T (default: the frames per clip of '
+        'the config\'s test data set)')
     parser.add_argument('--alpha', type=float, default=0.5,
                         help='mask opacity in the overlay video')
     parser.add_argument(
@@ -60,18 +63,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-progress', action='store_true',
                         help='hide the progress bar')
     parser.add_argument(
-        '--cfg-options', nargs='+', default=None, metavar='KEY=VALUE',
+        '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, e.g. model.num_classes=1')
     return parser.parse_args(argv)
-
-
-def _parse_cfg_options(items: Optional[List[str]]) -> Optional[dict]:
-    if not items:
-        return None
-    from mmengine.config import DictAction
-    ns = argparse.Namespace()
-    DictAction(option_strings=[], dest='opts')(None, ns, items)
-    return ns.opts
 
 
 def _save_mask(path: str, mask: np.ndarray, binary: bool,
@@ -109,7 +103,7 @@ def run_demo(args: argparse.Namespace) -> dict:
     checkpoint = None if args.checkpoint.lower() == 'none' \
         else args.checkpoint
     model = init_model(args.config, checkpoint, device=args.device,
-                       cfg_options=_parse_cfg_options(args.cfg_options))
+                       cfg_options=args.cfg_options)
     rate, seg_seconds = get_audio_settings(model.cfg, model)
     clip_len = args.clip_len or get_num_frames(model.cfg)
     if clip_len < 1:
@@ -157,9 +151,8 @@ def run_demo(args: argparse.Namespace) -> dict:
         hi = int(math.ceil((max(times) + seg_seconds) * rate))
         result = inference_clip(
             model, np.stack(frames), wave[lo:hi], rate,
-            segment_seconds=seg_seconds,
             timestamps=[t - lo / rate for t in times],
-            threshold=args.threshold, full_res_logits=False)
+            threshold=args.threshold)
         binary = result['pred_logits'].shape[1] == 1
         if palette is None:
             palette = np.array(voc_palette(256), np.uint8)

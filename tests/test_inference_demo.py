@@ -1,5 +1,6 @@
 """Tests of ddavs_mm.apis (inference, video I/O), demo/video_demo.py and
 tools/analysis/benchmark.py."""
+import copy
 import csv
 import importlib.util
 import json
@@ -10,13 +11,16 @@ import pytest
 import torch
 from mmengine.config import Config
 
+import av
 import ddavs_mm  # noqa: F401
-from ddavs_mm.apis import (centered_audio_segments, clip_timestamps,
-                           get_audio_settings, get_test_resize,
-                           inference_clip, init_model, probe_video,
-                           read_audio, read_video, write_overlay_video)
-
-av = pytest.importorskip('av')
+from ddavs_mm.apis import (build_test_pipeline, centered_audio_segments,
+                           clip_timestamps, get_audio_settings,
+                           get_num_frames, get_test_resize, inference_clip,
+                           init_model, probe_video, read_audio, read_video,
+                           write_overlay_video)
+from ddavs_mm.datasets.transforms import (LoadAudioFromNDArray,
+                                          LoadClipFramesFromNDArray,
+                                          PackAVSInputs)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CFG = osp.join(ROOT, 'tests', 'data', 'ddavs_tiny_synthetic_ms3_nobank.py')
@@ -120,20 +124,46 @@ def test_clip_timestamps():
     np.testing.assert_allclose(clip_timestamps(2, 3.0), [0.75, 2.25])
 
 
-def test_config_lookups():
+def test_config_lookups_read_the_test_pipeline():
     cfg = Config(dict(test_pipeline=[
+        dict(type='LoadClipFrames'),
         dict(type='LoadAudio', sample_rate=16000, segment_seconds=0.5),
-        dict(type='ClipResize', scale=(320, 240), keep_ratio=True)
-    ]))
+        dict(type='ClipResize', scale=(320, 240), keep_ratio=True),
+        dict(type='LoadClipMasks'),
+        dict(type='PackAVSInputs')
+    ], test_dataloader=dict(dataset=dict(type='AVSBenchSemanticDataset'))))
     assert get_test_resize(cfg) == ((240, 320), True)  # scale is (w, h)
     assert get_audio_settings(cfg) == (16000, 0.5)
-    assert get_test_resize(Config(dict(test_size=(96, 128)))) == \
-        ((96, 128), False)
-    assert get_test_resize(Config(dict())) == ((224, 224), False)
-    # LoadAudio without sample_rate -> the transform's own default.
-    cfg = Config(dict(test_pipeline=[dict(type='LoadAudio')]))
-    rate, seg = get_audio_settings(cfg)
-    assert rate > 0 and seg == 1.0
+    assert get_num_frames(cfg) == 10  # the data set class's clip length
+    cfg.test_dataloader.dataset.num_frames = 7
+    assert get_num_frames(cfg) == 7
+    # in-memory loaders swapped in with the same arguments, masks dropped
+    steps = build_test_pipeline(cfg).transforms
+    assert [type(t) for t in steps[:2]] == [LoadClipFramesFromNDArray,
+                                             LoadAudioFromNDArray]
+    assert steps[1].sample_rate == 16000 and steps[1].segment_seconds == 0.5
+    assert len(steps) == 4 and isinstance(steps[-1], PackAVSInputs)
+    # LoadAudio without arguments -> the transform's own defaults
+    cfg.test_pipeline[1] = dict(type='LoadAudio')
+    assert get_audio_settings(cfg) == (32000, 1.0)
+
+
+def test_config_without_what_inference_needs_is_an_error():
+    frames = dict(type='LoadClipFrames')
+    audio = dict(type='LoadAudio', sample_rate=16000)
+    with pytest.raises(ValueError, match='no test_pipeline'):
+        build_test_pipeline(Config(dict()))
+    with pytest.raises(ValueError, match='no LoadAudio'):
+        get_audio_settings(Config(dict(test_pipeline=[frames])))
+    with pytest.raises(ValueError, match='no LoadClipFrames'):
+        build_test_pipeline(Config(dict(test_pipeline=[audio])))
+    with pytest.raises(ValueError, match='no ClipResize'):
+        get_test_resize(Config(dict(test_pipeline=[frames, audio])))
+    with pytest.raises(KeyError, match='NoSuchTransform'):
+        build_test_pipeline(
+            Config(dict(test_pipeline=[dict(type='NoSuchTransform')])))
+    with pytest.raises(ValueError, match='num_frames'):
+        get_num_frames(Config(dict(test_dataloader=dict(dataset=dict()))))
 
 
 # --------------------------------------------------------------------------
@@ -203,8 +233,6 @@ def test_io_errors(tmp_path):
 # --------------------------------------------------------------------------
 @pytest.fixture(scope='module')
 def tiny_model():
-    if not osp.isfile(TINY_CFG):
-        pytest.skip(f'{TINY_CFG} not written yet')
     torch.manual_seed(0)
     return init_model(TINY_CFG, device='cpu')
 
@@ -235,6 +263,64 @@ def test_inference_clip_masks_at_input_size(tiny_model):
     # Same call twice gives the same answer (eval mode, no dropout).
     again = inference_clip(tiny_model, frames, wave, 22050)
     np.testing.assert_array_equal(again['pred_logits'], out['pred_logits'])
+
+
+@pytest.fixture(scope='module')
+def synthetic_root(tmp_path_factory):
+    from ddavs_mm.datasets.synthetic import generate_synthetic_avs
+    root = str(tmp_path_factory.mktemp('synthetic') / 'ms3')
+    generate_synthetic_avs(root, 'ms3', seed=0, num_train=1, num_val=1,
+                           num_test=1, size=64, sample_rate=16000)
+    return root
+
+
+def test_inference_clip_equals_the_data_set_path(tiny_model, synthetic_root):
+    """Frames and audio in memory give the inputs and predictions of the
+    config's test pipeline reading the same clip from its files."""
+    from mmengine.dataset import pseudo_collate
+
+    from ddavs_mm.datasets.transforms.audio import read_wav_mono
+    from ddavs_mm.datasets.transforms.loading import read_rgb_image
+    from ddavs_mm.registry import DATASETS
+    ds_cfg = tiny_model.cfg.test_dataloader.dataset.copy()
+    ds_cfg.update(data_root=synthetic_root, split='test')
+    dataset = DATASETS.build(ds_cfg)
+    info, data = dataset.get_data_info(0), dataset[0]
+    frames = np.stack([read_rgb_image(p) for p in info['frame_paths']])
+    wave, rate = read_wav_mono(info['audio_paths'][0])
+    t = len(frames)
+    out = inference_clip(tiny_model, frames, wave, rate,
+                         timestamps=clip_timestamps(t, float(t)))
+    np.testing.assert_array_equal(out['audio'],
+                                  data['inputs']['audio'].numpy())
+    with torch.no_grad():
+        ref = tiny_model.test_step(pseudo_collate([data]))[0]
+    # the pipeline resizes 64 -> 128; predictions come back at 64
+    assert data['inputs']['frames'].shape[-2:] == (128, 128)
+    assert out['pred_masks'].shape == ref.gt_masks.shape == (t, 64, 64)
+    np.testing.assert_allclose(out['pred_logits'], ref.pred_logits.numpy(),
+                               rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(out['pred_masks'], ref.pred_masks.numpy())
+
+
+def test_inference_clip_threshold_and_audio_rate(tiny_model):
+    rng = np.random.RandomState(1)
+    frames = rng.randint(0, 256, (2, 40, 40, 3), dtype=np.uint8)
+    wave = (0.1 * rng.randn(32000)).astype(np.float32)
+    out = inference_clip(tiny_model, frames, wave, 16000, threshold=0.52)
+    np.testing.assert_array_equal(out['pred_masks'],
+                                  out['probs'][:, 0] > 0.52)
+    good = tiny_model.cfg
+    bad = copy.deepcopy(good)
+    for step in bad.test_pipeline:
+        if step['type'] == 'LoadAudio':
+            step['sample_rate'] = 32000
+    tiny_model.cfg = bad
+    try:
+        with pytest.raises(ValueError, match='32000 Hz.*expects 16000'):
+            inference_clip(tiny_model, frames, wave, 16000)
+    finally:
+        tiny_model.cfg = good
 
 
 def test_inference_clip_bad_input(tiny_model):
@@ -282,6 +368,15 @@ def test_video_demo(tiny_ckpt, video, tmp_path):
         rows = list(csv.DictReader(f))
     np.testing.assert_allclose([float(r['timestamp']) for r in rows],
                                [0.25, 0.75, 1.25, 1.75, 2.25, 2.75])
+
+
+def test_video_demo_cfg_options_parse_to_a_dict():
+    demo = _load_script('demo/video_demo.py', 'video_demo')
+    args = demo.parse_args(['v.mp4', 'c.py', 'none', '--out-dir', 'o',
+                            '--cfg-options', 'model.num_classes=1',
+                            'test_pipeline.2.scale=[32,32]'])
+    assert args.cfg_options == {'model.num_classes': 1,
+                                'test_pipeline.2.scale': [32, 32]}
 
 
 def test_video_demo_errors(tiny_ckpt, tmp_path):

@@ -94,7 +94,7 @@ def test_perfect_prediction_scores_100_semantic(mode):
         logits = torch.nn.functional.one_hot(gts, 4).permute(0, 3, 1,
                                                              2).float()
         samples.append(make_sample(i, logits, gts))
-    metric = JFMetric(mode=mode)
+    metric = JFMetric(mode=mode, eval_size=None)  # at the labels' size
     metric.dataset_meta = dict(classes=('background', 'a', 'b', 'c'))
     res = run_metric(metric, samples)
     for key in ('J', 'F', 'J&F', 'mIoU'):
@@ -188,7 +188,7 @@ def test_semantic_matches_functional_with_padded_frames(mode):
         make_sample(i, lg_, gt_, frame_flags=frame_flags if i == 1 else None)
         for i, (lg_, gt_) in enumerate(clips)
     ]
-    metric = JFMetric(mode=mode, return_per_class=True)
+    metric = JFMetric(mode=mode, return_per_class=True, eval_size=None)
     metric.dataset_meta = dict(classes=['bg', 'dog', 'cat', 'car', 'piano'])
     res = run_metric(metric, samples[::-1])
     fn = avss_miou_fscore if mode == 'avss' else vpo_miou_fscore
@@ -235,9 +235,8 @@ def test_bad_inputs():
     with pytest.raises(KeyError, match='mask_flags'):
         JFMetric().process({}, [{k: v for k, v in good.items()
                                  if k != 'mask_flags'}])
-    bad = dict(good, gt_masks=torch.zeros(2, 3, 3, dtype=torch.long))
-    with pytest.raises(ValueError, match='resize'):
-        JFMetric().process({}, [bad])
+    with pytest.raises(ValueError, match='eval_size'):
+        JFMetric(eval_size=(224, ))
     bad = dict(good, pred_logits=torch.zeros(2, 3, 4, 4))
     with pytest.raises(ValueError, match='clip0.*binary'):
         JFMetric().process({}, [bad])

@@ -2,6 +2,7 @@
 
 Examples:
     python tools/test.py configs/ddavs_tiny_synthetic_ms3.py work_dirs/x/epoch_8.pth
+    python tools/test.py CONFIG CHECKPOINT --tta  # flip test-time augmentation
     bash tools/dist_test.sh CONFIG CHECKPOINT 8 --out results.pkl
 """
 import argparse
@@ -24,8 +25,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--out', help='dump the evaluation results (metrics) to this file')
     parser.add_argument(
+        '--show', action='store_true', help='show prediction results')
+    parser.add_argument(
         '--show-dir',
         help='directory where overlay images of the predictions are saved')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--tta', action='store_true',
+        help='test-time augmentation: the config\'s tta_pipeline and '
+        'tta_model')
     add_common_args(parser, 'test_dataloader.batch_size=1')
     return parse_tool_args(parser)
 
@@ -36,13 +45,27 @@ def build_cfg(args: argparse.Namespace) -> Config:
         raise FileNotFoundError(f'checkpoint file not found: {args.checkpoint}')
     cfg = load_tool_cfg(args)
     cfg.load_from = args.checkpoint
-    if args.show_dir is not None:
+    if args.show or args.show_dir is not None:
         hooks = cfg.default_hooks
         if 'visualization' not in hooks:
-            raise KeyError('--show-dir needs a `visualization` entry in '
-                           'default_hooks (see configs/_base_/default_runtime.py)')
+            raise KeyError('--show / --show-dir need a `visualization` entry '
+                           'in default_hooks (see '
+                           'configs/_base_/default_runtime.py)')
         hooks.visualization.draw = True
-        hooks.visualization.test_out_dir = osp.abspath(args.show_dir)
+        if args.show:
+            hooks.visualization.show = True
+            hooks.visualization.wait_time = args.wait_time
+        if args.show_dir is not None:
+            hooks.visualization.test_out_dir = osp.abspath(args.show_dir)
+    if args.tta:
+        missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
+        if missing:
+            raise KeyError(f'--tta needs {" and ".join(missing)} in the '
+                           f'config {args.config} (see '
+                           'configs/_base_/datasets/avsbench_s4.py)')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
     if args.out is not None:
         cfg.test_evaluator = [cfg.test_evaluator] if isinstance(
             cfg.test_evaluator, dict) else list(cfg.test_evaluator)

@@ -24,6 +24,9 @@ visualizer = dict(
     type='AVSLocalVisualizer', vis_backends=vis_backends, name='visualizer',
     alpha=0.5, outline=True)
 
+# test-time augmentation model of tools/test.py --tta (with tta_pipeline)
+tta_model = dict(type='DDAVSTTAModel')
+
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 log_level = 'INFO'
 load_from = None

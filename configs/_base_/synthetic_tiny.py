@@ -29,10 +29,24 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadClipFrames'),
-    dict(type='LoadClipMasks', mask_mode='binary'),
     dict(type='LoadAudio', sample_rate=wav_sample_rate),
     dict(type='ClipResize', scale=crop_size),
+    dict(type='LoadClipMasks', mask_mode='binary'),
     dict(type='PackAVSInputs'),
+]
+# flip test-time augmentation (tools/test.py --tta, with tta_model)
+tta_pipeline = [
+    dict(type='LoadClipFrames'),
+    dict(type='LoadAudio', sample_rate=wav_sample_rate),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='ClipResize', scale=crop_size)],
+            [dict(type='ClipRandomFlip', prob=0.),
+             dict(type='ClipRandomFlip', prob=1.)],
+            [dict(type='LoadClipMasks', mask_mode='binary')],
+            [dict(type='PackAVSInputs')],
+        ])
 ]
 train_dataloader = dict(
     batch_size=2,

@@ -1,249 +1,169 @@
 """Build a DDAVS model from a config and segment one clip of frames + audio.
 
 :func:`init_model` mirrors ``mmseg.apis.init_model``; :func:`inference_clip`
-turns raw RGB frames and a waveform into the tensors the pipeline would have
-produced (``PackAVSInputs``), runs the model's own data preprocessor and
-``predict`` and returns masks at the frames' resolution.
+follows ``mmseg.apis.inference_model``: the config's own ``test_pipeline``
+runs on the in-memory frames and waveform (:func:`build_test_pipeline`
+swaps the file loaders for in-memory ones and drops the mask loader), then
+``model.test_step`` predicts and restores the masks to the frames' size.
+Nothing about sizes, rates or frame counts is guessed: the pipeline in the
+config is the truth, and a config without what is needed is an error.
 """
 import copy
 import os
 import os.path as osp
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.config import Config
+from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
+from ddavs_mm.datasets.transforms import (ClipResize, LoadAudio,
+                                          LoadClipFrames, LoadClipMasks)
+from ddavs_mm.datasets.transforms.array_loading import (  # noqa: F401
+    centered_audio_segments, clip_timestamps)
+
 ConfigType = Union[str, Path, Config]
 
-DEFAULT_SAMPLE_RATE = 16000
-DEFAULT_NUM_FRAMES = 5
-DEFAULT_TEST_SIZE = (224, 224)
+#: file loader of a test pipeline -> its in-memory variant
+IN_MEMORY_LOADERS = ((LoadClipFrames, 'LoadClipFramesFromNDArray'),
+                     (LoadAudio, 'LoadAudioFromNDArray'))
 
 
-# ---------------------------------------------------------------------------
-# Audio: one segment per frame
-# ---------------------------------------------------------------------------
-def centered_audio_segments(waveform: np.ndarray,
-                            sample_rate: int,
-                            timestamps: Sequence[float],
-                            segment_seconds: float = 1.0) -> np.ndarray:
-    """Cut one audio segment centred on each frame's timestamp.
+def build_test_pipeline(cfg: Config) -> Compose:
+    """The config's ``test_pipeline``, made to take clips from memory.
 
-    Segment ``i`` holds the samples ``[c_i - S // 2, c_i - S // 2 + S)`` with
-    ``S = round(segment_seconds * sample_rate)`` and
-    ``c_i = round(timestamps[i] * sample_rate)``; samples outside the
-    waveform (clip edges) are zeros. A frame at ``k + 0.5`` s with 1-s
-    segments gets exactly the audio second ``[k, k + 1)``, AVSBench's pairing.
-
-    Args:
-        waveform (np.ndarray): float [N] mono waveform, sample ``j`` at time
-            ``j / sample_rate``.
-        sample_rate (int): Sample rate in Hz.
-        timestamps (Sequence[float]): T frame times in seconds.
-        segment_seconds (float): Segment length in seconds. Defaults to 1.0.
-
-    Returns:
-        np.ndarray: float32 [T, S].
-
-    Examples:
-        >>> centered_audio_segments(np.arange(1, 6), 1, [0.0, 2.0], 3.0)
-        array([[0., 1., 2.],
-               [2., 3., 4.]], dtype=float32)
-    """
-    waveform = np.asarray(waveform)
-    if waveform.ndim != 1:
-        raise ValueError(f'waveform must be 1-D (mono), got shape '
-                         f'{waveform.shape}.')
-    if sample_rate <= 0 or segment_seconds <= 0:
-        raise ValueError(f'sample_rate ({sample_rate}) and segment_seconds '
-                         f'({segment_seconds}) must be positive.')
-    seg_len = int(round(segment_seconds * sample_rate))
-    n = waveform.shape[0]
-    out = np.zeros((len(timestamps), seg_len), np.float32)
-    for i, t in enumerate(timestamps):
-        start = int(round(float(t) * sample_rate)) - seg_len // 2
-        lo, hi = max(start, 0), min(start + seg_len, n)
-        if hi > lo:
-            out[i, lo - start:hi - start] = waveform[lo:hi]
-    return out
-
-
-def clip_timestamps(num_frames: int, duration: float) -> np.ndarray:
-    """Times of ``num_frames`` frames spread evenly over ``duration`` seconds.
-
-    Frame ``i`` sits at the centre of the ``i``-th of ``num_frames`` equal
-    intervals: ``(i + 0.5) * duration / num_frames`` (a 5-s AVSBench clip:
-    0.5, 1.5, ..., 4.5 s).
-
-    Args:
-        num_frames (int): T.
-        duration (float): Clip length in seconds.
-
-    Returns:
-        np.ndarray: float64 [T].
-    """
-    return (np.arange(num_frames) + 0.5) * (duration / num_frames)
-
-
-# ---------------------------------------------------------------------------
-# Reading what the model expects from its config
-# ---------------------------------------------------------------------------
-def _iter_pipelines(cfg: Config) -> Iterable[List[dict]]:
-    if cfg.get('test_pipeline'):
-        yield cfg.test_pipeline
-    for key in ('test_dataloader', 'val_dataloader'):
-        loader = cfg.get(key)
-        if not loader:
-            continue
-        dataset = loader.get('dataset', {})
-        # Wrapped datasets (ConcatDataset / RepeatDataset) nest 'dataset(s)'.
-        while isinstance(dataset, dict) and 'pipeline' not in dataset \
-                and 'dataset' in dataset:
-            dataset = dataset['dataset']
-        if isinstance(dataset, dict) and dataset.get('pipeline'):
-            yield dataset['pipeline']
-
-
-def _find_transform(cfg: Config, predicate) -> Optional[dict]:
-    for pipeline in _iter_pipelines(cfg):
-        for t in pipeline:
-            if isinstance(t, dict) and predicate(str(t.get('type', ''))):
-                return t
-    return None
-
-
-def _as_hw(size: Union[int, Sequence[int]], wh_order: bool) -> Tuple[int, int]:
-    if isinstance(size, int):
-        return (size, size)
-    size = tuple(int(s) for s in size)
-    if len(size) != 2:
-        raise ValueError(f'Expected an (int, int) size, got {size}.')
-    return (size[1], size[0]) if wh_order else size
-
-
-def get_test_resize(cfg: Config) -> Tuple[Tuple[int, int], bool]:
-    """The frame size the model is tested at.
-
-    Looked up, in order, in the config keys ``test_size`` / ``img_size``
-    ((H, W) or int), then the ``scale`` of the first ``*Resize`` transform
-    of the test / val pipeline (mmcv convention: (W, H)) with its
-    ``keep_ratio``; falls back to 224 x 224.
+    As mmseg's ``_preprare_data``: :class:`LoadClipFrames` and
+    :class:`LoadAudio` become ``LoadClipFramesFromNDArray`` and
+    ``LoadAudioFromNDArray`` with the same arguments, and
+    :class:`LoadClipMasks` is dropped; every other step runs as configured.
 
     Args:
         cfg (Config): Model config.
 
     Returns:
-        tuple: ``((H, W), keep_ratio)``.
+        Compose: takes ``dict(frames=uint8 [T, H, W, 3], waveform=[N],
+        waveform_rate=int, num_frames=T, timestamps=[T] (optional))``.
+
+    Raises:
+        ValueError: the config has no ``test_pipeline``, or it loads no
+            frames or no audio.
+        KeyError: a transform of the pipeline is not registered.
     """
-    for key in ('test_size', 'img_size'):
-        if cfg.get(key) is not None:
-            return _as_hw(cfg.get(key), wh_order=False), False
-    t = _find_transform(cfg, lambda name: name.endswith('Resize'))
-    if t is not None and t.get('scale') is not None:
-        return _as_hw(t['scale'], wh_order=True), bool(t.get('keep_ratio'))
-    return DEFAULT_TEST_SIZE, False
-
-
-def _transform_defaults(type_name: str) -> dict:
-    """Default constructor arguments of a registered transform."""
-    import inspect
-
     from ddavs_mm.registry import TRANSFORMS
-    try:
-        cls = TRANSFORMS.get(type_name)
-        params = inspect.signature(cls.__init__).parameters
-    except Exception:
-        return {}
-    return {
-        k: p.default
-        for k, p in params.items() if p.default is not inspect.Parameter.empty
-    }
+    from ddavs_mm.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    name = _name(cfg)
+    if not cfg.get('test_pipeline'):
+        raise ValueError(f'{name} has no test_pipeline; inference runs the '
+                         'config\'s own test pipeline.')
+    transforms, found = [], set()
+    for step in cfg.test_pipeline:
+        step = copy.deepcopy(dict(step))
+        cls = step.get('type')
+        cls = cls if isinstance(cls, type) else TRANSFORMS.get(cls)
+        if cls is None:
+            raise KeyError(f'{name}: test_pipeline transform '
+                           f'{step.get("type")!r} is not registered.')
+        if issubclass(cls, LoadClipMasks):
+            continue
+        for loader, in_memory in IN_MEMORY_LOADERS:
+            if issubclass(cls, loader):
+                step['type'] = in_memory
+                found.add(loader)
+        transforms.append(TRANSFORMS.build(step))
+    missing = [c.__name__ for c, _ in IN_MEMORY_LOADERS if c not in found]
+    if missing:
+        raise ValueError(f'The test_pipeline of {name} has no '
+                         f'{" / ".join(missing)}; inference needs the '
+                         'pipeline to load frames and audio.')
+    return Compose(transforms)
 
 
-def _encoder_sample_rate(model: Optional[nn.Module]) -> Optional[int]:
-    enc = find_audio_encoder(model) if model is not None else None
-    if enc is None:
-        return None
-    for owner in (enc, getattr(enc, 'frontend', None)):
-        rate = getattr(owner, 'sample_rate', None)
-        if isinstance(rate, (int, float)) and rate > 0:
-            return int(rate)
-    return None
+def _name(cfg: Config) -> str:
+    return getattr(cfg, 'filename', None) or 'the config'
+
+
+def _find(pipeline: Compose, cls: type) -> Optional[Any]:
+    return next((t for t in pipeline.transforms if isinstance(t, cls)), None)
+
+
+def _audio_loader(pipeline: Compose, cfg: Config,
+                  model: Optional[nn.Module]) -> LoadAudio:
+    loader = _find(pipeline, LoadAudio)
+    frontend = getattr(find_audio_encoder(model), 'frontend', None)
+    rate = getattr(frontend, 'sample_rate', loader.sample_rate)
+    if rate != loader.sample_rate:
+        raise ValueError(
+            f'The test_pipeline of {_name(cfg)} loads audio at '
+            f'{loader.sample_rate} Hz but the audio encoder expects {rate} '
+            'Hz; set LoadAudio(sample_rate=...) to match.')
+    return loader
 
 
 def get_audio_settings(cfg: Config,
                        model: Optional[nn.Module] = None) -> Tuple[int, float]:
-    """Sample rate and per-frame segment length the model expects.
+    """Sample rate and per-frame segment seconds of the test pipeline's
+    audio loader (its arguments or defaults).
 
-    The sample rate is the one of the built model's audio encoder (its
-    ``sample_rate`` or ``frontend.sample_rate``) when ``model`` is given;
-    otherwise that of the ``LoadAudio`` transform of the test pipeline
-    (its default if unset), then the config keys ``sample_rate`` /
-    ``audio_sample_rate``; 16 kHz as a last resort. The segment length
-    comes from ``LoadAudio`` or the config key ``segment_seconds``;
-    1 s by default.
+    Args:
+        cfg (Config): Model config.
+        model (nn.Module, optional): When given, its audio encoder's
+            ``frontend.sample_rate`` must match the pipeline's rate.
 
     Returns:
         tuple: ``(sample_rate, segment_seconds)``.
     """
-    rate, seg = None, None
-    t = _find_transform(cfg, lambda name: 'Audio' in name and 'Load' in name)
-    if t is not None:
-        defaults = _transform_defaults(t['type'])
-        rate = t.get('sample_rate', defaults.get('sample_rate'))
-        seg = t.get('segment_seconds', defaults.get('segment_seconds'))
-    rate = _encoder_sample_rate(model) or rate or cfg.get(
-        'sample_rate') or cfg.get('audio_sample_rate')
-    seg = seg or cfg.get('segment_seconds')
-    return int(rate or DEFAULT_SAMPLE_RATE), float(seg or 1.0)
+    loader = _audio_loader(build_test_pipeline(cfg), cfg, model)
+    return loader.sample_rate, loader.segment_seconds
+
+
+def get_test_resize(cfg: Config) -> Tuple[Tuple[int, int], bool]:
+    """``((H, W), keep_ratio)`` of the test pipeline's :class:`ClipResize`.
+
+    Raises:
+        ValueError: the test pipeline has no :class:`ClipResize`.
+    """
+    resize = _find(build_test_pipeline(cfg), ClipResize)
+    if resize is None:
+        raise ValueError(f'The test_pipeline of {_name(cfg)} has no '
+                         'ClipResize, so it has no fixed frame size.')
+    return (resize.scale[1], resize.scale[0]), resize.keep_ratio
 
 
 def get_num_frames(cfg: Config) -> int:
-    """Frames per clip T (config key ``num_frames`` or the test dataset's)."""
-    if cfg.get('num_frames'):
-        return int(cfg.num_frames)
-    for key in ('test_dataloader', 'val_dataloader'):
-        loader = cfg.get(key) or {}
-        n = (loader.get('dataset') or {}).get('num_frames')
-        if n:
-            return int(n)
-    t = _find_transform(cfg, lambda name: 'Load' in name and 'Frame' in name)
-    if t is not None and t.get('num_frames'):
-        return int(t['num_frames'])
-    return DEFAULT_NUM_FRAMES
+    """Frames per clip ``T`` of the test data set (its ``num_frames`` or
+    its class's ``NUM_FRAMES``).
+
+    Raises:
+        ValueError: the config's test data set does not tell.
+    """
+    from ddavs_mm.registry import DATASETS
+    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+    while 'dataset' in dataset:  # wrappers such as RepeatDataset
+        dataset = dataset['dataset']
+    cls = DATASETS.get(dataset['type']) if dataset.get('type') else None
+    num = dataset.get('num_frames') or getattr(cls, 'NUM_FRAMES', None)
+    if not num:
+        raise ValueError(f'Cannot tell the frames per clip of {_name(cfg)}:'
+                         ' set test_dataloader.dataset.num_frames.')
+    return int(num)
 
 
-def find_audio_encoder(model: nn.Module) -> Optional[nn.Module]:
-    """The audio encoder submodule (``audio_encoder``/``audio_backbone``)."""
-    for name in ('audio_encoder', 'audio_backbone', 'audio_net'):
-        m = getattr(model, name, None)
-        if isinstance(m, nn.Module):
-            return m
-    for _, m in model.named_modules():
-        if type(m).__name__ == 'HTSATAudioEncoder':
-            return m
-    return None
+def find_audio_encoder(model: Optional[nn.Module]) -> Optional[nn.Module]:
+    """The model's ``audio_encoder`` submodule (None if it has none)."""
+    return getattr(model, 'audio_encoder', None)
 
 
-def find_visual_backbone(model: nn.Module) -> Optional[nn.Module]:
-    """The visual backbone submodule (``backbone``/``visual_encoder``)."""
-    for name in ('backbone', 'visual_backbone', 'visual_encoder',
-                 'image_encoder'):
-        m = getattr(model, name, None)
-        if isinstance(m, nn.Module):
-            return m
-    return None
+def find_visual_backbone(model: Optional[nn.Module]) -> Optional[nn.Module]:
+    """The model's visual ``backbone`` submodule (None if it has none)."""
+    return getattr(model, 'backbone', None)
 
 
-# ---------------------------------------------------------------------------
-# Model
-# ---------------------------------------------------------------------------
 def init_model(config: ConfigType,
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
@@ -301,137 +221,64 @@ def init_model(config: ConfigType,
     return model
 
 
-def _resize_frames(frames: np.ndarray, size: Tuple[int, int],
-                   keep_ratio: bool) -> np.ndarray:
-    """Resize uint8 [T, H, W, 3] frames bilinearly (cv2, like mmcv)."""
-    import cv2
-    h, w = frames.shape[1:3]
-    if keep_ratio:
-        # mmcv.imrescale: largest size fitting in (long, short) edges.
-        long_edge, short_edge = max(size), min(size)
-        scale = min(long_edge / max(h, w), short_edge / min(h, w))
-        size = (int(h * scale + 0.5), int(w * scale + 0.5))
-    if (h, w) == tuple(size):
-        return frames
-    return np.stack([
-        cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-        for f in frames
-    ])
-
-
-def _resample(waveform: np.ndarray, orig: int, new: int) -> np.ndarray:
-    if orig == new:
-        return waveform
-    import torchaudio.functional as AF
-    return AF.resample(torch.from_numpy(np.ascontiguousarray(waveform)),
-                       orig, new).numpy()
-
-
 @torch.no_grad()
 def inference_clip(model: nn.Module,
                    frames: np.ndarray,
                    waveform: np.ndarray,
                    sample_rate: int,
-                   segment_seconds: float = 1.0,
                    timestamps: Optional[Sequence[float]] = None,
-                   threshold: float = 0.5,
-                   full_res_logits: bool = True) -> Dict[str, Any]:
+                   threshold: float = 0.5) -> Dict[str, np.ndarray]:
     """Segment the sounding objects of one clip.
+
+    The frames and the waveform go through the config's test pipeline
+    (:func:`build_test_pipeline`): resized as it says, and each frame paired
+    with the pipeline's ``segment_seconds`` of audio centred on its
+    timestamp, resampled to the pipeline's rate.
 
     Args:
         model (nn.Module): Model from :func:`init_model` (needs ``model.cfg``).
         frames (np.ndarray): uint8 [T, H, W, 3] RGB frames.
-        waveform (np.ndarray): float32 [N] mono waveform at ``sample_rate``,
+        waveform (np.ndarray): float [N] mono waveform at ``sample_rate``,
             sample 0 at time 0 of the frames' timeline.
-        sample_rate (int): Rate of ``waveform``; resampled to the model's.
-        segment_seconds (float): Audio per frame, centred on the frame's
-            timestamp and zero-padded at the clip edges. Defaults to 1.0.
+        sample_rate (int): Rate of ``waveform`` in Hz.
         timestamps (Sequence[float], optional): T frame times in seconds;
             default spreads the frames evenly over the waveform
             (:func:`clip_timestamps`).
         threshold (float): Probability threshold of binary masks.
-        full_res_logits (bool): Return ``pred_logits``/``probs`` at the
-            frames' resolution (True) or at the model's (False, cheaper for
-            big frames / many classes). Masks are always at the frames'
-            resolution.
 
     Returns:
-        dict: ``pred_masks`` int64 np [T, H, W] (0/1, or class ids),
-        ``pred_logits`` float32 np [T, C, h, w] (C = 1 binary),
-        ``probs`` float32 np [T, C, h, w] (sigmoid for C = 1, else softmax),
-        ``audio`` float32 np [T, S] (the per-frame segments fed to the model).
+        dict: at the frames' resolution ``(H, W)``: ``pred_masks`` int64
+        [T, H, W] (0/1, or class ids), ``pred_logits`` float32
+        [T, C, H, W] (C = 1 binary), ``probs`` float32 [T, C, H, W]
+        (sigmoid for C = 1, else softmax); and ``audio`` float32 [T, S]
+        (the per-frame segments fed to the model).
     """
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f'frames must be [T, H, W, 3] RGB, got shape '
-                         f'{frames.shape}.')
-    if frames.dtype != np.uint8:
-        raise TypeError(f'frames must be uint8, got {frames.dtype}.')
-    waveform = np.asarray(waveform, dtype=np.float32)
-    if waveform.ndim != 1:
-        raise ValueError(f'waveform must be 1-D (mono), got shape '
-                         f'{waveform.shape}.')
-    if not np.isfinite(waveform).all():
-        raise ValueError('waveform contains NaN or inf.')
     cfg = getattr(model, 'cfg', None)
     if cfg is None:
         raise AttributeError('model has no `cfg`; build it with init_model.')
-    num_frames, (orig_h, orig_w) = frames.shape[0], frames.shape[1:3]
+    frames, waveform = np.asarray(frames), np.asarray(waveform, np.float32)
+    if frames.ndim != 4:
+        raise ValueError(f'frames must be [T, H, W, 3] RGB, got shape '
+                         f'{frames.shape}.')
     if timestamps is None:
-        timestamps = clip_timestamps(num_frames, len(waveform) / sample_rate)
-    if len(timestamps) != num_frames:
-        raise ValueError(f'{len(timestamps)} timestamps for {num_frames} '
-                         f'frames.')
-
-    model_rate, _ = get_audio_settings(cfg, model)
-    waveform = _resample(waveform, int(sample_rate), model_rate)
-    audio = centered_audio_segments(waveform, model_rate, timestamps,
-                                    segment_seconds)
-
-    (test_h, test_w), keep_ratio = get_test_resize(cfg)
-    resized = _resize_frames(frames, (test_h, test_w), keep_ratio)
-    img_shape = resized.shape[1:3]
-
-    from ddavs_mm.structures import AVSDataSample
-    sample = AVSDataSample(
-        metainfo=dict(
-            sample_idx=0,
-            clip_id='inference',
-            frame_paths=[''] * num_frames,
-            audio_paths=[''],
-            ori_shape=img_shape,
-            img_shape=img_shape,
-            num_frames=num_frames,
-            mask_mode=getattr(model, 'mask_mode', None) or 'binary',
-            flip=False))
-    sample.frame_flags = torch.ones(num_frames, dtype=torch.bool)
-    sample.mask_flags = torch.zeros(num_frames, dtype=torch.bool)
-    inputs = dict(
-        frames=torch.from_numpy(np.ascontiguousarray(
-            resized.transpose(0, 3, 1, 2))),
-        audio=torch.from_numpy(audio))
-    results = model.test_step(dict(inputs=[inputs], data_samples=[sample]))
-    logits = results[0].pred_logits.detach().float()  # [T, C, h, w]
-    if logits.dim() != 4 or logits.shape[0] != num_frames:
-        raise RuntimeError(f'Model returned pred_logits of shape '
-                           f'{tuple(logits.shape)} for {num_frames} frames.')
-
+        timestamps = clip_timestamps(len(frames),
+                                     waveform.shape[0] / sample_rate)
+    pipeline = build_test_pipeline(cfg)
+    _audio_loader(pipeline, cfg, model)  # the model takes the pipeline's rate
+    data = pipeline(
+        dict(frames=frames, waveform=waveform, waveform_rate=sample_rate,
+             timestamps=timestamps, num_frames=len(frames), sample_idx=0,
+             clip_id='inference'))
+    sample = model.test_step(
+        dict(inputs=[data['inputs']], data_samples=[data['data_samples']]))[0]
+    logits = sample.pred_logits.detach().float().cpu()
     binary = logits.shape[1] == 1
-    masks = torch.empty(num_frames, orig_h, orig_w, dtype=torch.int64)
-    full_logits = []
-    for i in range(num_frames):  # one frame at a time bounds the memory
-        up = F.interpolate(logits[i:i + 1], size=(orig_h, orig_w),
-                           mode='bilinear', align_corners=False)[0]
-        if binary:
-            masks[i] = (up[0].sigmoid() > threshold).long()
-        else:
-            masks[i] = up.argmax(0)
-        if full_res_logits:
-            full_logits.append(up.cpu())
-    out_logits = torch.stack(full_logits) if full_res_logits else logits.cpu()
-    probs = out_logits.sigmoid() if binary else out_logits.softmax(1)
+    probs = logits.sigmoid() if binary else logits.softmax(1)
+    masks = sample.pred_masks.cpu()
+    if binary and threshold != 0.5:
+        masks = (probs[:, 0] > threshold).long()
     return dict(
         pred_masks=masks.numpy(),
-        pred_logits=out_logits.numpy(),
+        pred_logits=logits.numpy(),
         probs=probs.numpy(),
-        audio=audio)
+        audio=data['inputs']['audio'].numpy())

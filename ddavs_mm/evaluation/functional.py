@@ -27,10 +27,15 @@ The AVSBench F-measure needs precision/recall at 255 thresholds. Instead of
 against the thresholds and counted per bucket for ground-truth foreground
 pixels and for all pixels; reverse cumulative sums then give the exact counts
 of ``p >= t`` for every threshold. Memory is O(H*W + 255) per frame.
+
+Each protocol scores at its own resolution (:data:`OFFICIAL_EVAL_SIZES`);
+:func:`resize_for_eval` brings predictions and labels there.
 """
 from typing import Dict, Optional, Tuple
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
@@ -39,7 +44,8 @@ __all__ = [
     'avsbench_jaccard_from_stats', 'avsbench_fscore_curves',
     'avsbench_fscore_from_stats', 'grouped_mean', 'avsbench_jaccard',
     'avsbench_fscore', 'semantic_frame_stats', 'avss_reduce', 'vpo_reduce',
-    'avss_miou_fscore', 'vpo_miou_fscore'
+    'avss_miou_fscore', 'vpo_miou_fscore', 'OFFICIAL_EVAL_SIZES',
+    'nearest_indices', 'resize_for_eval'
 ]
 
 #: beta^2 of the F-measure in all three protocols.
@@ -52,6 +58,66 @@ AVSBENCH_JACCARD_EPS = 1e-7
 AVSBENCH_PR_EPS = 1e-20
 #: ``numpy.spacing(1)``, the epsilon of the AVSS and CAVP IoU denominators.
 FLOAT64_SPACING = 2.220446049250313e-16
+
+
+#: Frame size ``(H, W)`` at which each official protocol scores; None: the
+#: ground truth's own size. AVSBench S4/MS3 (``avs_s4/dataloader.py``,
+#: ``avs_ms3/dataloader.py``) and CAVP's VPO loader (``test_aug``) read the
+#: masks as stored; the AVSS loader (``avss/color_dataloader.py``,
+#: ``resize_img``) resizes the labels to 224 x 224 with PIL's NEAREST.
+OFFICIAL_EVAL_SIZES = {'avsbench': None, 'avss': (224, 224), 'vpo': None}
+
+
+def nearest_indices(n_in: int, n_out: int) -> Tensor:
+    """Source index of each output pixel of PIL's ``NEAREST`` resize.
+
+    PIL samples at pixel centres, ``x_in = (x + 0.5) * n_in / n_out``,
+    accumulating the coordinate by repeated float64 additions and
+    truncating; the sums are reproduced here, so ties (``x_in`` an exact
+    integer) fall on the same side as in PIL.
+
+    Args:
+        n_in (int): input length.
+        n_out (int): output length.
+
+    Returns:
+        Tensor: int64 ``[n_out]`` in ``[0, n_in)``.
+    """
+    step = n_in / n_out
+    coords = np.cumsum(np.r_[step * 0.5, np.full(n_out - 1, step)])
+    return torch.from_numpy(np.minimum(coords.astype(np.int64), n_in - 1))
+
+
+def resize_for_eval(logits: Tensor,
+                    labels: Tensor,
+                    size: Optional[Tuple[int, int]] = None
+                    ) -> Tuple[Tensor, Tensor]:
+    """Bring predictions and labels to the size a protocol scores at.
+
+    Logits are resized bilinearly (``align_corners=False``); labels by
+    nearest neighbour exactly as PIL's ``NEAREST`` (the official AVSS
+    loader's resize, :func:`nearest_indices`), so label values are never
+    mixed.
+
+    Args:
+        logits (Tensor): float ``[N, C, h, w]``.
+        labels (Tensor): int ``[N, H, W]``.
+        size (tuple[int, int], optional): ``(H, W)`` to score at; None
+            keeps the labels' size.
+
+    Returns:
+        tuple[Tensor, Tensor]: logits ``[N, C, H', W']`` and labels
+        ``[N, H', W']``.
+    """
+    (h, w), size = labels.shape[-2:], tuple(size or labels.shape[-2:])
+    if (h, w) != size:
+        rows = nearest_indices(h, size[0]).to(labels.device)
+        cols = nearest_indices(w, size[1]).to(labels.device)
+        labels = labels[:, rows][:, :, cols]
+    if tuple(logits.shape[-2:]) != size:
+        logits = F.interpolate(logits.float(), size=size, mode='bilinear',
+                               align_corners=False)
+    return logits, labels
 
 
 # ---------------------------------------------------------------------------

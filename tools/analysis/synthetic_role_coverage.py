@@ -26,8 +26,9 @@ def collect_predictions(model: torch.nn.Module, dataloader_cfg: dict,
                         size: int) -> dict:
     """clip id → list of bool ``[size, size]`` masks, one per frame.
 
-    Predictions come at the test pipeline's frame size; they are brought to
-    the data set's ``size`` (nearest neighbour) when that differs.
+    Predictions come at the frames' stored size (the segmentor restores
+    them); they are brought to the data set's ``size`` (nearest neighbour)
+    when that differs.
     """
     preds = {}
     for data in Runner.build_dataloader(dataloader_cfg):

@@ -18,13 +18,31 @@ train_pipeline = [
     dict(type='WaveformAugment'),
     dict(type='PackAVSInputs'),
 ]
+# Masks are loaded after the resize, at the frames' original size: the
+# segmentor restores its predictions to that size and JFMetric scores
+# them at the resolution of the official protocol.
 test_pipeline = [
     dict(type='LoadClipFrames'),
-    dict(type='LoadClipMasks'),
     dict(type='LoadAudio', sample_rate=wav_sample_rate,
          segment_seconds=audio_segment_seconds),
     dict(type='ClipResize', scale=crop_size),
+    dict(type='LoadClipMasks'),
     dict(type='PackAVSInputs'),
+]
+# flip test-time augmentation (tools/test.py --tta, with tta_model)
+tta_pipeline = [
+    dict(type='LoadClipFrames'),
+    dict(type='LoadAudio', sample_rate=wav_sample_rate,
+         segment_seconds=audio_segment_seconds),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='ClipResize', scale=crop_size)],
+            [dict(type='ClipRandomFlip', prob=0.),
+             dict(type='ClipRandomFlip', prob=1.)],
+            [dict(type='LoadClipMasks')],
+            [dict(type='PackAVSInputs')],
+        ])
 ]
 train_dataloader = dict(
     batch_size=8,

@@ -1,8 +1,9 @@
 # AVSBench-semantic (AVSS): 10-frame clips (v1s / v1m clips are 5 frames
 # padded to 10: black frames, all-background labels, frame_flags False),
 # 71 classes incl. background read from data_root/label2idx.json.
-# Train: short side to 224 + centre crop; test: resize to 224 x 224 (nearest
-# for labels), as in the AVSBench reference loader.
+# Train: short side to 224 + centre crop; test: frames resized to 224 x 224,
+# and JFMetric('avss') scores at 224 x 224 (labels resized nearest), as in
+# the AVSBench reference loader.
 dataset_type = 'AVSBenchSemanticDataset'
 data_root = 'data/AVSBench/AVSBench-semantic'
 crop_size = (224, 224)  # (w, h)
@@ -21,13 +22,31 @@ train_pipeline = [
     dict(type='WaveformAugment'),
     dict(type='PackAVSInputs'),
 ]
+# Masks are loaded after the resize, at the frames' original size: the
+# segmentor restores its predictions to that size and JFMetric scores
+# them at the resolution of the official protocol.
 test_pipeline = [
     dict(type='LoadClipFrames'),
-    dict(type='LoadClipMasks'),
     dict(type='LoadAudio', sample_rate=wav_sample_rate,
          segment_seconds=audio_segment_seconds),
     dict(type='ClipResize', scale=crop_size),
+    dict(type='LoadClipMasks'),
     dict(type='PackAVSInputs'),
+]
+# flip test-time augmentation (tools/test.py --tta, with tta_model)
+tta_pipeline = [
+    dict(type='LoadClipFrames'),
+    dict(type='LoadAudio', sample_rate=wav_sample_rate,
+         segment_seconds=audio_segment_seconds),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='ClipResize', scale=crop_size)],
+            [dict(type='ClipRandomFlip', prob=0.),
+             dict(type='ClipRandomFlip', prob=1.)],
+            [dict(type='LoadClipMasks')],
+            [dict(type='PackAVSInputs')],
+        ])
 ]
 train_dataloader = dict(
     batch_size=8,

@@ -1,3 +1,4 @@
+from .array_loading import LoadAudioFromNDArray, LoadClipFramesFromNDArray
 from .audio import LoadAudio
 from .clip_transforms import (ClipCenterCrop, ClipPhotoMetricDistortion,
                               ClipRandomCrop, ClipRandomFlip,
@@ -12,5 +13,6 @@ __all__ = [
     'LoadAudio', 'ClipCenterCrop', 'ClipPhotoMetricDistortion',
     'ClipRandomCrop', 'ClipRandomFlip', 'ClipRandomResizedCrop', 'ClipResize',
     'ClipShortSideResize', 'ClipSampleFrames', 'PackAVSInputs',
-    'LoadClipFrames', 'LoadClipMasks', 'WaveformAugment'
+    'LoadClipFrames', 'LoadClipMasks', 'WaveformAugment',
+    'LoadClipFramesFromNDArray', 'LoadAudioFromNDArray'
 ]

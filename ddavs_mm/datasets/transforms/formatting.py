@@ -24,7 +24,8 @@ class PackAVSInputs(BaseTransform):
         inputs = {'frames': uint8 Tensor [T, 3, H, W] (RGB),
                   'audio': float32 Tensor [T, S],
                   'audio_aug': float32 Tensor [T, S]}  # only if present
-        data_samples = AVSDataSample(gt_masks int64 [T, H, W] (if loaded),
+        data_samples = AVSDataSample(gt_masks int64 [T, H, W] or
+                                     [T, H0, W0] (if loaded),
                                      mask_flags bool [T],
                                      frame_flags bool [T],
                                      metainfo={meta_keys ...})
@@ -63,9 +64,13 @@ class PackAVSInputs(BaseTransform):
         sample = AVSDataSample()
         if results.get('gt_masks') is not None:
             masks = np.stack(results['gt_masks'], 0).astype(np.int64)
-            if masks.shape[0] != T or masks.shape[1:] != arr.shape[2:]:
+            # at the frames' size, or at their original size (test
+            # pipelines load masks after the resize)
+            sizes = (arr.shape[2:], tuple(results.get('ori_shape', ())))
+            if masks.shape[0] != T or masks.shape[1:] not in sizes:
                 raise ValueError(f'Clip {clip}: masks {masks.shape} do not '
-                                 f'match frames {arr.shape}')
+                                 f'match frames {arr.shape} (original size '
+                                 f'{sizes[1]})')
             sample.gt_masks = torch.from_numpy(masks)
         for key in ('mask_flags', 'frame_flags'):
             if key in results:

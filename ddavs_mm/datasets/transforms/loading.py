@@ -224,11 +224,14 @@ class LoadClipMasks(BaseTransform):
             infers it from the path. Defaults to None.
 
     Required keys: ``mask_paths``, ``mask_encoding``, ``mask_mode``,
-    ``frame_flags``; ``img_shape`` (from :class:`LoadClipFrames`) when a
+    ``frame_flags``; ``ori_shape`` (from :class:`LoadClipFrames`) when a
     clip has a frame without mask file; ``num_classes`` for semantic
     encodings; ``mask_labels`` and ``mask_value_map`` for VPO.
 
-    Added keys: ``gt_masks`` (list of ``T`` uint8 ``[H, W]``).
+    Added keys: ``gt_masks`` (list of ``T`` uint8 ``[H, W]``), at the
+    frames' original size: a test pipeline loads them after its resize, so
+    predictions are scored against the masks as stored (as mmseg's test
+    pipelines load annotations after ``Resize``).
     """
 
     def __init__(self,
@@ -297,7 +300,8 @@ class LoadClipMasks(BaseTransform):
             raise ValueError(f'Clip {results.get("clip_id", "?")}: '
                              f'{len(paths)} mask paths for {len(flags)} '
                              f'frames')
-        shape = results.get('img_shape')
+        # the frames' size as loaded: masks may be loaded after a resize
+        shape = results.get('ori_shape', results.get('img_shape'))
         masks: List[Optional[np.ndarray]] = []
         for t, p in enumerate(paths):
             if p is None:

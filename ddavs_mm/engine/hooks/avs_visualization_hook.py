@@ -17,6 +17,9 @@ def _clip_frames(data_batch, i: int):
         return None
     inputs = data_batch.get('inputs') if isinstance(data_batch, dict) \
         else None
+    samples = data_batch.get('data_samples') if inputs is not None else None
+    if samples and isinstance(samples[0], (list, tuple)):
+        inputs = inputs[0]  # test-time augmentation: the first (plain) one
     if isinstance(inputs, dict):
         frames = inputs.get('frames')
         return None if frames is None else frames[i]

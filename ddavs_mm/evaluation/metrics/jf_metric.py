@@ -1,6 +1,6 @@
 """J and F of the official AVS benchmarks as an mmengine metric."""
 import warnings
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.evaluator import BaseMetric
@@ -11,11 +11,13 @@ from torch import Tensor
 
 from ddavs_mm.registry import METRICS
 from ..functional import (
+    OFFICIAL_EVAL_SIZES,
     avsbench_frame_stats,
     avsbench_fscore_from_stats,
     avsbench_jaccard_from_stats,
     avss_reduce,
     grouped_mean,
+    resize_for_eval,
     semantic_frame_stats,
     vpo_reduce,
 )
@@ -80,6 +82,15 @@ class JFMetric(BaseMetric):
       pooled pixel confusion matrix, ``nanmean`` over classes. Reports
       ``J`` (= ``mIoU``), ``F``, ``J&F``, ``mIoU``.
 
+    Each mode scores at the resolution of its official loader
+    (``eval_size='official'``, see
+    :data:`~ddavs_mm.evaluation.functional.OFFICIAL_EVAL_SIZES`): the
+    masks' own size for ``'avsbench'`` and ``'vpo'``, 224 x 224 for
+    ``'avss'``. Predictions of any size (e.g. restored to the frames'
+    original size) and labels of any size are brought there by
+    :func:`~ddavs_mm.evaluation.functional.resize_for_eval` (logits
+    bilinear, labels nearest).
+
     All values are in percent, like the paper's tables. In semantic modes a
     per-class table is printed with mmengine's logger, and per-class values
     are returned as ``IoU.<class>`` / ``F.<class>`` when
@@ -101,6 +112,9 @@ class JFMetric(BaseMetric):
             255.
         return_per_class (bool): also return per-class values (semantic
             modes). Defaults to False.
+        eval_size (str | tuple[int, int] | None): ``(H, W)`` to score at,
+            None for the ground truth's own size, or ``'official'`` (the
+            default) for the mode's official protocol.
         collect_device (str): ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
         prefix (str, optional): prefix of the metric names.
         collect_dir (str, optional): directory for CPU collection.
@@ -113,6 +127,7 @@ class JFMetric(BaseMetric):
                  num_classes: Optional[int] = None,
                  ignore_index: int = 255,
                  return_per_class: bool = False,
+                 eval_size: Union[str, Tuple[int, int], None] = 'official',
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  collect_dir: Optional[str] = None) -> None:
@@ -131,6 +146,14 @@ class JFMetric(BaseMetric):
                                         or num_classes < 2):
             raise ValueError('num_classes must be an int >= 2, got '
                              f'{num_classes!r}')
+        if eval_size == 'official':
+            eval_size = OFFICIAL_EVAL_SIZES[mode]
+        elif eval_size is not None and (
+                isinstance(eval_size, str) or len(eval_size) != 2
+                or not all(isinstance(v, int) and v > 0 for v in eval_size)):
+            raise ValueError("eval_size must be 'official', None or (H, W) "
+                             f'positive ints, got {eval_size!r}')
+        self.eval_size = None if eval_size is None else tuple(eval_size)
         self.mode = mode
         self.group_size = group_size
         self._num_classes = num_classes
@@ -160,8 +183,9 @@ class JFMetric(BaseMetric):
         Args:
             data_batch: unused.
             data_samples (Sequence[dict | BaseDataElement]): one per clip,
-                with ``pred_logits`` [T, 1 or C, H, W], ``gt_masks``
-                [T, H, W], ``mask_flags`` [T] and metainfo ``sample_idx``.
+                with ``pred_logits`` [T, 1 or C, h, w], ``gt_masks``
+                [T, H, W] (sizes may differ), ``mask_flags`` [T] and
+                metainfo ``sample_idx``.
         """
         for sample in data_samples:
             if isinstance(sample, BaseDataElement):
@@ -189,15 +213,11 @@ class JFMetric(BaseMetric):
                 f'{where}: gt_masks {tuple(gts.shape)} / mask_flags '
                 f'{tuple(flags.shape)} do not match pred_logits '
                 f'{tuple(logits.shape)} (expected [T, H, W] and [T])')
-        if gts.shape[-2:] != logits.shape[-2:]:
-            raise ValueError(
-                f'{where}: pred_logits are {tuple(logits.shape[-2:])} but '
-                f'gt_masks are {tuple(gts.shape[-2:])}; resize the '
-                'prediction to the ground-truth size before evaluation')
         frames = torch.nonzero(flags.cpu()).flatten()
         idx = frames.to(logits.device)
-        gts = gts.to(logits.device)[idx]
-        logits = logits[idx]
+        logits, gts = resize_for_eval(logits[idx],
+                                      gts.to(logits.device)[idx],
+                                      self.eval_size)
         try:
             if self.mode == 'avsbench':
                 if logits.shape[1] != 1:

@@ -1,3 +1,4 @@
 from .ddavs import DDAVS
+from .ddavs_tta import DDAVSTTAModel
 
-__all__ = ['DDAVS']
+__all__ = ['DDAVS', 'DDAVSTTAModel']

@@ -361,23 +361,61 @@ class DDAVS(BaseModel):
     def predict(self, inputs: dict,
                 data_samples: Optional[List[BaseDataElement]] = None
                 ) -> List[BaseDataElement]:
-        """Logits and masks for every frame (never runs COM).
-
-        Logits are upsampled to the size of ``gt_masks`` when the sample has
-        them, else to the input frame size. ``pred_masks`` is ``logit > 0``
-        (= sigmoid > 0.5) in binary mode and the argmax in semantic mode.
-        """
+        """Logits and masks for every frame (never runs COM), restored to
+        each clip's original frame size by :meth:`postprocess_result`."""
         frames, audio, b, t = self._flatten_inputs(inputs)
         logits = self._decode(frames, self.extract_queries(audio))
         logits = logits.reshape(b, t, *logits.shape[1:])
+        return self.postprocess_result(logits, data_samples,
+                                       tuple(frames.shape[-2:]))
+
+    def postprocess_result(self,
+                           logits: torch.Tensor,
+                           data_samples: Optional[List[BaseDataElement]],
+                           input_size: Sequence[int]
+                           ) -> List[BaseDataElement]:
+        """Bring each clip's logits back to its frames as loaded, then
+        threshold them (mmseg's ``BaseSegmentor.postprocess_result``).
+
+        Per clip, following its metainfo: crop ``padding_size`` (pixels
+        ``(left, right, top, bottom)`` of the input frames), undo a
+        ``flip`` along ``flip_direction`` and resize bilinearly to
+        ``ori_shape`` (``input_size`` when the sample has none). Then
+        ``pred_masks`` is ``logit > 0`` (= sigmoid > 0.5) in binary mode and
+        the argmax in semantic mode.
+
+        Args:
+            logits (Tensor): ``[B, T, K, h, w]`` decoder logits.
+            data_samples (list, optional): one per clip; None → new
+                :class:`BaseDataElement` s.
+            input_size (Sequence[int]): ``(H, W)`` of the frames the model
+                saw.
+
+        Returns:
+            list: the data samples with ``pred_logits`` float
+            ``[T, K, H0, W0]`` and ``pred_masks`` int64 ``[T, H0, W0]``.
+        """
+        b = logits.shape[0]
         if data_samples is None:
             data_samples = [BaseDataElement() for _ in range(b)]
         if len(data_samples) != b:
             raise ValueError(f'{b} clips but {len(data_samples)} data samples')
-        for i, ds in enumerate(data_samples):
-            gt = ds.get('gt_masks', None)
-            size = gt.shape[-2:] if gt is not None else frames.shape[-2:]
-            lg = self._resize(logits[i], size)
+        input_size = tuple(input_size)
+        for lg, ds in zip(logits, data_samples):
+            meta = ds.metainfo
+            pad = meta.get('padding_size')
+            if pad is not None and any(pad):
+                left, right, top, bottom = pad
+                lg = self._resize(lg, input_size)
+                lg = lg[..., top:input_size[0] - bottom,
+                        left:input_size[1] - right]
+            if meta.get('flip', False):
+                direction = meta.get('flip_direction')
+                if direction not in ('horizontal', 'vertical'):
+                    raise ValueError(f'flip_direction must be horizontal or '
+                                     f'vertical, got {direction!r}')
+                lg = lg.flip(-1 if direction == 'horizontal' else -2)
+            lg = self._resize(lg, tuple(meta.get('ori_shape', input_size)))
             if self.mask_mode == 'binary':
                 masks = (lg[:, 0] > 0).long()
             else:
