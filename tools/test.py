@@ -8,12 +8,12 @@ import argparse
 import os.path as osp
 
 from mmengine.config import Config
-from mmengine.runner import Runner
 
-from ddavs_mm.engine import init_cpu_distributed
+from ddavs_mm.engine import StrictLoadRunner, init_cpu_distributed
 from ddavs_mm.utils import register_all_modules
 from ddavs_mm.utils.tool_args import (add_common_args, add_work_dir_arg,
                                       load_tool_cfg, parse_tool_args)
+from ddavs_mm.utils.tool_errors import InputError, add_debug_arg, run_tool
 
 
 def parse_args() -> argparse.Namespace:
@@ -26,6 +26,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--show-dir',
         help='directory where overlay images of the predictions are saved')
+    parser.add_argument(
+        '--no-strict', action='store_true',
+        help='test a checkpoint that does not fit the model: load the keys '
+        'that fit, with a table of the rest (default: an error naming the '
+        'file and keys)')
+    add_debug_arg(parser)
     add_common_args(parser, 'test_dataloader.batch_size=1')
     return parse_tool_args(parser)
 
@@ -33,9 +39,12 @@ def parse_args() -> argparse.Namespace:
 def build_cfg(args: argparse.Namespace) -> Config:
     """Merge the command line into the config."""
     if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint file not found: {args.checkpoint}')
+        raise InputError(args.checkpoint, 'checkpoint file not found',
+                         'check the path')
     cfg = load_tool_cfg(args)
     cfg.load_from = args.checkpoint
+    if args.no_strict:
+        cfg.strict_load = False
     if args.show_dir is not None:
         hooks = cfg.default_hooks
         if 'visualization' not in hooks:
@@ -57,9 +66,9 @@ def main() -> None:
     cfg = build_cfg(args)
     # MMEngine's own init needs CUDA; on CPU start a gloo group first.
     init_cpu_distributed(args.launcher)
-    runner = Runner.from_cfg(cfg)
+    runner = StrictLoadRunner.from_cfg(cfg)
     runner.test()
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)
