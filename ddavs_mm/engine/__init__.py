@@ -1,6 +1,6 @@
 from .dist import DeviceAwareDistributedDataParallel, init_cpu_distributed
 from .worker_init import epoch_varying_worker_init_fn
-from .hooks import AVSVisualizationHook, RNGStateHook
+from .hooks import AtomicCheckpointHook, AVSVisualizationHook, RNGStateHook
 from .optimizers import (AutocastOptimWrapper, MergedParamGroupsConstructor,
                          merge_param_groups)
 from .strict_load_runner import StrictLoadRunner
@@ -10,6 +10,6 @@ __all__ = [
     'DeviceAwareDistributedDataParallel', 'init_cpu_distributed',
     'RNGStateHook', 'AVSVisualizationHook', 'AutocastOptimWrapper',
     'MergedParamGroupsConstructor', 'merge_param_groups',
-    'epoch_varying_worker_init_fn',
+    'epoch_varying_worker_init_fn', 'AtomicCheckpointHook',
     'StrictLoadRunner', 'StrictPretrainedInit'
 ]
