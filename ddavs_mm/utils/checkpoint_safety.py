@@ -91,6 +91,7 @@ def safe_torch_load(file, map_location='cpu'):
 
 
 def load_from_local(filename, map_location=None):
+    """Scheme ``''``: a local file."""
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
@@ -98,6 +99,8 @@ def load_from_local(filename, map_location=None):
 
 
 def load_from_http(url, map_location=None, model_dir=None):
+    """``http(s)://``: downloaded by rank 0 into torch's hub cache, read by
+    every rank."""
     from mmengine.dist import barrier, get_dist_info
     rank, world_size = get_dist_info()
 
@@ -116,6 +119,7 @@ def load_from_http(url, map_location=None, model_dir=None):
 
 
 def load_from_ceph(filename, map_location=None):
+    """``s3://`` / ``petrel://``: read through MMEngine's petrel backend."""
     from mmengine.fileio import get_file_backend
     backend = get_file_backend(filename, backend_args={'backend': 'petrel'})
     with io.BytesIO(backend.get(filename)) as buffer:
@@ -123,12 +127,14 @@ def load_from_ceph(filename, map_location=None):
 
 
 def load_from_torchvision(filename, map_location=None):
+    """``torchvision://NAME``: the URL MMEngine knows for NAME."""
     from mmengine.runner.checkpoint import get_torchvision_models
     name = filename.split('://', 1)[1]
     return load_from_http(get_torchvision_models()[name], map_location)
 
 
 def load_from_openmmlab(filename, map_location=None):
+    """``open-mmlab://NAME``: the URL (or MMEngine-home file) of NAME."""
     from mmengine.runner.checkpoint import (_get_mmengine_home,
                                             get_deprecated_model_names,
                                             get_external_models)
@@ -141,6 +147,7 @@ def load_from_openmmlab(filename, map_location=None):
 
 
 def load_from_mmcls(filename, map_location=None):
+    """``mmcls://NAME``: the URL of NAME, keys converted as MMEngine does."""
     from mmengine.runner.checkpoint import (_process_mmcls_checkpoint,
                                             get_mmcls_models)
     url = get_mmcls_models()[filename.split('://', 1)[1]]
@@ -148,6 +155,7 @@ def load_from_mmcls(filename, map_location=None):
 
 
 def load_from_pavi(filename, map_location=None):
+    """``pavi://``: refused; download the file and pass its path."""
     raise ValueError(f'{filename}: pavi:// checkpoints are not read by '
                      f'DDAVS-MM (download the file and pass its path)')
 
