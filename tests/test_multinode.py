@@ -100,9 +100,10 @@ def test_two_nodes_of_two_match_one_node_of_four(two_hosts, data_root,
                                                  tmp_path):
     port = str(20000 + os.getpid() % 20000)
     one = str(tmp_path / 'one')
+    # cwd: MMEngine gathers distributed validation results in ./.dist_test
     proc = subprocess.run(
-        ['bash', 'tools/dist_train.sh', DIST_CFG, '4'] +
-        _train_args(one, data_root), cwd=ROOT, env=_env(PORT=port),
+        ['bash', f'{ROOT}/tools/dist_train.sh', DIST_CFG, '4'] +
+        _train_args(one, data_root), cwd=tmp_path, env=_env(PORT=port),
         capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
 
@@ -113,9 +114,10 @@ def test_two_nodes_of_two_match_one_node_of_four(two_hosts, data_root,
                    PORT='29500', GLOO_SOCKET_IFNAME=host['ifname'])
         work = str(tmp_path / f'node{rank}')
         nodes.append(subprocess.Popen(
-            ['ip', 'netns', 'exec', host['ns'], 'bash', 'tools/dist_train.sh',
-             DIST_CFG, '2'] + _train_args(work, data_root),
-            cwd=ROOT, env=env, stdout=subprocess.PIPE,
+            ['ip', 'netns', 'exec', host['ns'], 'bash',
+             f'{ROOT}/tools/dist_train.sh', DIST_CFG, '2'] +
+            _train_args(work, data_root),
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True))
     outputs = []
     for node in nodes:

@@ -171,7 +171,8 @@ def last_line(proc) -> str:
 def test_test_tool_one_line_for_an_empty_checkpoint(tmp_path, data_root):
     empty = tmp_path / 'empty.pth'
     empty.write_bytes(b'')
-    proc = tool(['tools/test.py', CFG, str(empty)], data_root)
+    proc = tool(['tools/test.py', CFG, str(empty), '--work-dir',
+                 str(tmp_path / 'work')], data_root)
     assert proc.returncode == 2
     assert last_line(proc) == (
         f'error: {empty}: is empty (0 bytes) (its writing was interrupted: '
@@ -184,7 +185,8 @@ def test_test_tool_refuses_pickled_code_with_the_torch_override(
     marker = tmp_path / 'code_ran'
     path = str(tmp_path / 'evil.pth')
     torch.save({'state_dict': {}, 'meta': _Payload(str(marker))}, path)
-    proc = tool(['tools/test.py', CFG, path], data_root,
+    proc = tool(['tools/test.py', CFG, path, '--work-dir',
+                 str(tmp_path / 'work')], data_root,
                 TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1')
     assert proc.returncode == 2
     assert last_line(proc).startswith(
@@ -196,7 +198,8 @@ def test_test_tool_refuses_pickled_code_with_the_torch_override(
 def test_test_tool_strict_by_default_no_strict_on_request(tmp_path,
                                                           data_root):
     other = _model_checkpoint(GN_CFG, tmp_path)  # GroupNorm for BatchNorm
-    proc = tool(['tools/test.py', CFG, other], data_root)
+    proc = tool(['tools/test.py', CFG, other, '--work-dir',
+                 str(tmp_path / 'work')], data_root)
     assert proc.returncode == 2
     line = last_line(proc)
     assert line.startswith(f'error: {other}: does not fit the model: ')
