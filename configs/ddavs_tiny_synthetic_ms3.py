@@ -46,12 +46,13 @@ model = dict(
     decode_head=dict(
         in_channels=[32, 64, 160, 256],
         # the level projections and fusion come from the same pretraining
-        # (only the classifier, conv_seg, starts from scratch)
+        # (only the classifier, conv_seg, starts from scratch: the file has
+        # none, a partial load declared to the strict loader)
         mask_decoder=dict(
             channels=128,
             init_cfg=dict(_delete_=True, type='Pretrained',
                           checkpoint=visual_encoder_checkpoint,
-                          prefix='head.')),
+                          prefix='head.', ignore_missing=['conv_seg.'])),
         query_readout=True))
 
 # Training batches hold 2 random frames (each with its second of audio) of

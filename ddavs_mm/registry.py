@@ -17,6 +17,8 @@ from mmseg.registry import OPTIM_WRAPPERS as MMSEG_OPTIM_WRAPPERS
 from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
 from mmseg.registry import VISBACKENDS as MMSEG_VISBACKENDS
 from mmseg.registry import VISUALIZERS as MMSEG_VISUALIZERS
+from mmseg.registry import \
+    WEIGHT_INITIALIZERS as MMSEG_WEIGHT_INITIALIZERS
 
 SCOPE = 'ddavs_mm'
 
@@ -64,3 +66,8 @@ VISBACKENDS = Registry(
     parent=MMSEG_VISBACKENDS,
     scope=SCOPE,
     locations=['ddavs_mm.visualization'])
+WEIGHT_INITIALIZERS = Registry(
+    'weight initializer',
+    parent=MMSEG_WEIGHT_INITIALIZERS,
+    scope=SCOPE,
+    locations=['ddavs_mm.engine'])

@@ -20,7 +20,6 @@ import csv
 import math
 import os
 import os.path as osp
-import sys
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -31,6 +30,7 @@ from ddavs_mm.apis.inference import (get_audio_settings, get_num_frames,
 from ddavs_mm.apis.video_io import (OverlayVideoWriter, iter_video_frames,
                                     probe_video, read_audio)
 from ddavs_mm.visualization import overlay_mask, voc_palette
+from ddavs_mm.utils.tool_errors import add_debug_arg, run_tool
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -65,6 +65,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, e.g. model.num_classes=1')
+    parser.add_argument(
+        '--no-strict', action='store_true',
+        help='use a checkpoint that does not fit the model: load the keys '
+        'that fit, with a table of the rest (default: an error)')
+    add_debug_arg(parser)
     return parser.parse_args(argv)
 
 
@@ -103,7 +108,8 @@ def run_demo(args: argparse.Namespace) -> dict:
     checkpoint = None if args.checkpoint.lower() == 'none' \
         else args.checkpoint
     model = init_model(args.config, checkpoint, device=args.device,
-                       cfg_options=args.cfg_options)
+                       cfg_options=args.cfg_options,
+                       strict=not args.no_strict)
     rate, seg_seconds = get_audio_settings(model.cfg, model)
     clip_len = args.clip_len or get_num_frames(model.cfg)
     if clip_len < 1:
@@ -201,7 +207,4 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except (FileNotFoundError, ValueError) as e:
-        sys.exit(f'video_demo.py: error: {e}')
+    run_tool(main)

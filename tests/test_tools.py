@@ -28,7 +28,9 @@ def data_options(root: str) -> list:
 
 
 def run_tool(args: list, cwd: str = ROOT) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    # PYTHON: the interpreter of tools/dist_*.sh (tools/python_env.sh)
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1',
+               PYTHON=sys.executable)
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -18,12 +18,12 @@ Examples::
 import argparse
 import json
 import os.path as osp
-import sys
 
 from mmengine.config import Config, DictAction
 
 import ddavs_mm  # noqa: F401  (registers every module)
 from ddavs_mm.apis.prototype_bank_builder import SOURCES, build_prototype_bank
+from ddavs_mm.utils.tool_errors import InputError, add_debug_arg, run_tool
 
 
 def parse_args(argv=None):
@@ -66,13 +66,15 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config settings, key=value')
     p.add_argument('--no-progress', action='store_true')
+    add_debug_arg(p)
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.config):
-        sys.exit(f'config not found: {args.config}')
+        raise InputError(args.config, 'config file not found',
+                         'check the path')
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -107,4 +109,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

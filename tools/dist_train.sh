@@ -2,6 +2,8 @@
 # Usage: bash tools/dist_train.sh CONFIG GPUS [train.py args...]
 # Multi-node: NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 PORT=29500 bash tools/dist_train.sh ...
 # On CPU-only machines torch.distributed uses the gloo backend automatically.
+# Python: tools/python_env.sh ($PYTHON, the active environment, .venv/),
+# else python3.
 set -euo pipefail
 CONFIG=$1
 GPUS=$2
@@ -10,9 +12,12 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$ROOT/tools/python_env.sh"
+# $PYTHON, an active environment or .venv/; python3 from PATH without them
+ddavs_select_python || PYTHON=python3
 
 PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
-python -m torch.distributed.run \
+"$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \
     --master_addr="$MASTER_ADDR" \

@@ -64,8 +64,8 @@ def run(cmd: list, log: dict, name: str) -> None:
 def evaluate(checkpoint: str, work_dir: str, show_dir: str) -> dict:
     """JFMetric on the test split: clean, silenced and shuffled audio."""
     from mmengine.config import Config
-    from mmengine.runner import Runner
 
+    from ddavs_mm.engine import StrictLoadRunner
     from ddavs_mm.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     results = {}
@@ -80,7 +80,7 @@ def evaluate(checkpoint: str, work_dir: str, show_dir: str) -> dict:
         else:
             cfg.default_hooks.visualization.update(
                 draw=True, interval=25, test_out_dir=show_dir)
-        metrics = Runner.from_cfg(cfg).test()
+        metrics = StrictLoadRunner.from_cfg(cfg).test()
         results[mode] = {k: float(v) for k, v in metrics.items()}
     return results
 

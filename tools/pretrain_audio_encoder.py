@@ -13,6 +13,7 @@ import json
 
 from ddavs_mm.apis.audio_encoder_pretrain import pretrain_audio_encoder
 from ddavs_mm.utils import register_all_modules
+from ddavs_mm.utils.tool_errors import add_debug_arg, run_tool
 
 
 def main(argv=None) -> None:
@@ -34,6 +35,7 @@ def main(argv=None) -> None:
                    help='synthetic source only: tag the audible sources of '
                    'every second (multi-label) instead of classifying the '
                    'single-source seconds')
+    add_debug_arg(p)
     a = p.parse_args(argv)
     if a.by_size_bin and a.source != 'synthetic':
         p.error('--by-size-bin needs --source synthetic')
@@ -50,4 +52,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

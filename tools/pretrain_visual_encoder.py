@@ -6,7 +6,8 @@ ddavs_mm/apis/visual_encoder_pretrain.py). The file it writes holds the
 backbone (keys ``backbone.*``) and the segmentation head without its
 classifier (``head.*``); a config loads them with ``init_cfg=dict(
 type='Pretrained', checkpoint=..., prefix='backbone.')`` on the backbone and
-``prefix='head.'`` on ``decode_head.mask_decoder``.
+``prefix='head.', ignore_missing=['conv_seg.']`` on
+``decode_head.mask_decoder``.
 Example::
 
     python tools/pretrain_visual_encoder.py configs/ddavs_tiny_synthetic_ms3.py \
@@ -18,6 +19,7 @@ import json
 
 from ddavs_mm.apis.visual_encoder_pretrain import pretrain_visual_encoder
 from ddavs_mm.utils import register_all_modules
+from ddavs_mm.utils.tool_errors import add_debug_arg, run_tool
 
 
 def main(argv=None) -> dict:
@@ -37,6 +39,7 @@ def main(argv=None) -> dict:
     p.add_argument('--by-class', action='store_true',
                    help='label objects by class instead of (class, size bin)')
     p.add_argument('--seed', type=int, default=0)
+    add_debug_arg(p)
     a = p.parse_args(argv)
     register_all_modules()
     res = pretrain_visual_encoder(
@@ -49,4 +52,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -9,12 +9,12 @@ import argparse
 import os.path as osp
 
 from mmengine.config import Config
-from mmengine.runner import Runner
 
-from ddavs_mm.engine import init_cpu_distributed
+from ddavs_mm.engine import StrictLoadRunner, init_cpu_distributed
 from ddavs_mm.utils import register_all_modules
 from ddavs_mm.utils.tool_args import (add_common_args, add_work_dir_arg,
                                       load_tool_cfg, parse_tool_args)
+from ddavs_mm.utils.tool_errors import InputError, add_debug_arg, run_tool
 
 
 def parse_args() -> argparse.Namespace:
@@ -23,7 +23,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     add_work_dir_arg(parser, 'logs and results')
     parser.add_argument(
-        '--out', help='dump the evaluation results (metrics) to this file')
+        '--out',
+        help='dump the predictions (mmengine DumpResults) to this .pkl file')
     parser.add_argument(
         '--show', action='store_true', help='show prediction results')
     parser.add_argument(
@@ -35,6 +36,12 @@ def parse_args() -> argparse.Namespace:
         '--tta', action='store_true',
         help='test-time augmentation: the config\'s tta_pipeline and '
         'tta_model')
+    parser.add_argument(
+        '--no-strict', action='store_true',
+        help='test a checkpoint that does not fit the model: load the keys '
+        'that fit, with a table of the rest (default: an error naming the '
+        'file and keys)')
+    add_debug_arg(parser)
     add_common_args(parser, 'test_dataloader.batch_size=1')
     return parse_tool_args(parser)
 
@@ -42,15 +49,18 @@ def parse_args() -> argparse.Namespace:
 def build_cfg(args: argparse.Namespace) -> Config:
     """Merge the command line into the config."""
     if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint file not found: {args.checkpoint}')
+        raise InputError(args.checkpoint, 'checkpoint file not found',
+                         'check the path')
     cfg = load_tool_cfg(args)
     cfg.load_from = args.checkpoint
+    if args.no_strict:
+        cfg.strict_load = False
     if args.show or args.show_dir is not None:
         hooks = cfg.default_hooks
         if 'visualization' not in hooks:
-            raise KeyError('--show / --show-dir need a `visualization` entry '
-                           'in default_hooks (see '
-                           'configs/_base_/default_runtime.py)')
+            raise InputError(args.config, '--show / --show-dir need a '
+                             '`visualization` entry in default_hooks',
+                             'see configs/_base_/default_runtime.py')
         hooks.visualization.draw = True
         if args.show:
             hooks.visualization.show = True
@@ -60,9 +70,9 @@ def build_cfg(args: argparse.Namespace) -> Config:
     if args.tta:
         missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
         if missing:
-            raise KeyError(f'--tta needs {" and ".join(missing)} in the '
-                           f'config {args.config} (see '
-                           'configs/_base_/datasets/avsbench_s4.py)')
+            raise InputError(args.config, f'--tta needs {" and ".join(missing)}'
+                             ' in the config',
+                             'see configs/_base_/datasets/avsbench_s4.py')
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
@@ -80,9 +90,9 @@ def main() -> None:
     cfg = build_cfg(args)
     # MMEngine's own init needs CUDA; on CPU start a gloo group first.
     init_cpu_distributed(args.launcher)
-    runner = Runner.from_cfg(cfg)
+    runner = StrictLoadRunner.from_cfg(cfg)
     runner.test()
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

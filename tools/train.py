@@ -12,12 +12,12 @@ import os.path as osp
 import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.runner import Runner
 
-from ddavs_mm.engine import init_cpu_distributed
+from ddavs_mm.engine import StrictLoadRunner, init_cpu_distributed
 from ddavs_mm.utils import register_all_modules
 from ddavs_mm.utils.tool_args import (add_common_args, add_work_dir_arg,
                                       load_tool_cfg, parse_tool_args)
+from ddavs_mm.utils.tool_errors import InputError, add_debug_arg, run_tool
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,6 +37,12 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         default=False,
         help='enable automatic mixed precision training')
+    parser.add_argument(
+        '--no-strict', action='store_true',
+        help='load a --resume / load_from checkpoint that does not fit the '
+        'model: the keys that fit, with a table of the rest (default: '
+        'an error naming the file and keys)')
+    add_debug_arg(parser)
     add_common_args(parser, 'train_dataloader.batch_size=2')
     return parse_tool_args(parser)
 
@@ -67,10 +73,14 @@ def build_cfg(args: argparse.Namespace) -> Config:
         cfg.load_from = None
     elif args.resume is not None:
         if not osp.isfile(args.resume):
-            raise FileNotFoundError(
-                f'--resume: checkpoint file not found: {args.resume}')
+            raise InputError(
+                args.resume, '--resume: checkpoint file not found',
+                'check the path; --resume without a value resumes from '
+                'the latest checkpoint of the work dir')
         cfg.resume = True
         cfg.load_from = args.resume
+    if args.no_strict:
+        cfg.strict_load = False
     return cfg
 
 
@@ -80,9 +90,9 @@ def main() -> None:
     cfg = build_cfg(args)
     # MMEngine's own init needs CUDA; on CPU start a gloo group first.
     init_cpu_distributed(args.launcher)
-    runner = Runner.from_cfg(cfg)
+    runner = StrictLoadRunner.from_cfg(cfg)
     runner.train()
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -9,9 +9,11 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # MMEngine's CheckpointHook with every save atomic: a kill at any
+    # instant leaves a complete checkpoint named by last_checkpoint
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=3,
-        save_best='auto'),
+        type='AtomicCheckpointHook', by_epoch=True, interval=1,
+        max_keep_ckpts=3, save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # overlays of every `interval`-th clip during val/test (tools/test.py
     # --show-dir switches `draw` on and saves PNGs)

@@ -20,7 +20,9 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
+
+from ddavs_mm.utils.checkpoint_loading import (load_state_dict_checked,
+                                               read_checkpoint)
 
 from ddavs_mm.datasets.transforms import (ClipResize, LoadAudio,
                                           LoadClipFrames, LoadClipMasks)
@@ -167,12 +169,13 @@ def find_visual_backbone(model: Optional[nn.Module]) -> Optional[nn.Module]:
 def init_model(config: ConfigType,
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
-               cfg_options: Optional[dict] = None) -> nn.Module:
+               cfg_options: Optional[dict] = None,
+               strict: bool = True) -> nn.Module:
     """Build a DDAVS model from a config and load its weights.
 
-    Checkpoints are read by :func:`mmengine.runner.load_checkpoint`, i.e. by
-    ``torch.load`` with torch's default ``weights_only=True`` (importing
-    :mod:`ddavs_mm` allows exactly MMEngine's own pickled types). Without a
+    Checkpoints are read with ``torch.load(weights_only=True)`` (importing
+    :mod:`ddavs_mm` allows exactly MMEngine's own pickled types) and loaded
+    strictly (:mod:`ddavs_mm.utils.checkpoint_loading`). Without a
     checkpoint the weights stay as constructed (random); pretrained
     ``init_cfg`` weights are not fetched.
 
@@ -181,6 +184,10 @@ def init_model(config: ConfigType,
         checkpoint (str, optional): Checkpoint file. Defaults to None.
         device (str): Device to put the model on. Defaults to 'cpu'.
         cfg_options (dict, optional): Overrides merged into the config.
+        strict (bool): A checkpoint key missing, unexpected or mis-shaped
+            for the model is a ``CheckpointError`` naming the file and the
+            keys. False: load the keys that fit and log a table of the
+            rest. Defaults to True.
 
     Returns:
         nn.Module: The model in eval mode, with ``model.cfg`` set (and
@@ -211,7 +218,8 @@ def init_model(config: ConfigType,
         if not is_remote and not osp.isfile(checkpoint):
             raise FileNotFoundError(f'Checkpoint file not found: '
                                     f'{checkpoint}')
-        ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
+        ckpt = read_checkpoint(checkpoint, map_location='cpu')
+        load_state_dict_checked(model, ckpt, checkpoint, strict=strict)
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
         if meta.get('dataset_meta'):
             model.dataset_meta = meta['dataset_meta']

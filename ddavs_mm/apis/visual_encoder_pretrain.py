@@ -23,10 +23,12 @@ backbone's under ``backbone.`` and the head's level projections and fusion
     backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=path,
                                 prefix='backbone.'))
     decode_head=dict(mask_decoder=dict(init_cfg=dict(
-        type='Pretrained', checkpoint=path, prefix='head.')))
+        type='Pretrained', checkpoint=path, prefix='head.',
+        ignore_missing=['conv_seg.'])))
 
 The mask decoder then starts with the fused map that already tells the
-objects apart, and only its classifier starts from scratch.
+objects apart, and only its classifier starts from scratch (the strict
+``Pretrained`` loader is told so by ``ignore_missing``).
 """
 import logging
 import os

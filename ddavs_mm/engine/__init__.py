@@ -1,12 +1,15 @@
 from .dist import DeviceAwareDistributedDataParallel, init_cpu_distributed
 from .worker_init import epoch_varying_worker_init_fn
-from .hooks import AVSVisualizationHook, RNGStateHook
+from .hooks import AtomicCheckpointHook, AVSVisualizationHook, RNGStateHook
 from .optimizers import (AutocastOptimWrapper, MergedParamGroupsConstructor,
                          merge_param_groups)
+from .strict_load_runner import StrictLoadRunner
+from .strict_pretrained_init import StrictPretrainedInit
 
 __all__ = [
     'DeviceAwareDistributedDataParallel', 'init_cpu_distributed',
     'RNGStateHook', 'AVSVisualizationHook', 'AutocastOptimWrapper',
     'MergedParamGroupsConstructor', 'merge_param_groups',
-    'epoch_varying_worker_init_fn'
+    'epoch_varying_worker_init_fn', 'AtomicCheckpointHook',
+    'StrictLoadRunner', 'StrictPretrainedInit'
 ]

@@ -11,6 +11,7 @@ import argparse
 import json
 
 from ddavs_mm.datasets.synthetic import generate_synthetic_avs, oracle_scores
+from ddavs_mm.utils.tool_errors import add_debug_arg, run_tool
 
 
 def parse_args(argv=None):
@@ -30,6 +31,7 @@ def parse_args(argv=None):
                    help='replace an earlier synthetic data set in --out')
     p.add_argument('--oracle', action='store_true',
                    help='print the visual-only oracle J of the test split')
+    add_debug_arg(p)
     return p.parse_args(argv)
 
 
@@ -45,4 +47,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -1,5 +1,6 @@
 """Waveform loading."""
 import io
+import warnings
 from typing import List, Optional
 
 import numpy as np
@@ -9,7 +10,14 @@ import torchaudio.functional as AF
 from mmcv.transforms import BaseTransform
 
 from ddavs_mm.registry import TRANSFORMS
+from ddavs_mm.utils.tool_errors import InputError
 from .loading import read_file_bytes
+
+SHORT_AUDIO_MODES = ('warn', 'error', 'ignore')
+
+
+class ShortAudioWarning(UserWarning):
+    """An audio file ends before the window its clip needs (zero-padded)."""
 
 
 def read_wav_mono(path: str, backend_args: Optional[dict] = None) -> tuple:
@@ -80,15 +88,43 @@ class LoadAudio(BaseTransform):
     def __init__(self,
                  sample_rate: int = 32000,
                  segment_seconds: float = 1.0,
-                 allow_silent: bool = False) -> None:
+                 allow_silent: bool = False,
+                 short_audio: str = 'warn',
+                 short_audio_tolerance: float = 0.05) -> None:
         if sample_rate <= 0 or segment_seconds <= 0:
             raise ValueError('sample_rate and segment_seconds must be > 0')
+        if short_audio not in SHORT_AUDIO_MODES:
+            raise ValueError(f'short_audio must be one of '
+                             f'{SHORT_AUDIO_MODES}, got {short_audio!r}')
+        if short_audio_tolerance < 0:
+            raise ValueError('short_audio_tolerance must be >= 0')
         self.sample_rate = int(sample_rate)
         self.segment_seconds = float(segment_seconds)
         self.allow_silent = allow_silent
+        self.short_audio = short_audio
+        self.short_audio_tolerance = float(short_audio_tolerance)
+
+    def _check_length(self, path: str, got: int, needed: int,
+                      offset: float) -> None:
+        """Warn about, or refuse, a file that ends ``needed - got`` samples
+        before the clip's window does."""
+        sr = self.sample_rate
+        missing = (needed - got) / sr
+        if self.short_audio == 'ignore' or \
+                missing <= self.short_audio_tolerance:
+            return
+        problem = (f'audio ends {missing:.2f} s before the {needed / sr:.2f}'
+                   f' s its clip needs from {offset:.2f} s')
+        if self.short_audio == 'error':
+            raise InputError(path, problem,
+                             'use a complete file, or LoadAudio '
+                             'short_audio="warn" to zero-pad it')
+        warnings.warn(f'{path}: {problem}; zero-padded (LoadAudio '
+                      f'short_audio="error" refuses such files)',
+                      ShortAudioWarning)
 
     def _load_one(self, path: str, offset: float, duration: Optional[float],
-                  crop: str) -> np.ndarray:
+                  crop: str, needed: int) -> np.ndarray:
         wav, sr = read_wav_mono(path)
         if not self.allow_silent and not np.any(wav):
             raise ValueError(f'Audio file {path} is silent (all zeros); '
@@ -103,11 +139,23 @@ class LoadAudio(BaseTransform):
             if crop == 'center':
                 start += max(0, (len(wav) - n) // 2)
             wav = wav[start:start + n]
+            self._check_length(path, len(wav), min(n, needed), offset)
             if len(wav) < n:
                 wav = np.pad(wav, (0, n - len(wav)))
         else:
             wav = wav[start:]
+            self._check_length(path, len(wav), needed, offset)
         return wav
+
+    @staticmethod
+    def _used_segments(results: dict, indices, T: int) -> int:
+        """Segments of the window up to the last one a real frame uses
+        (padded frames, ``frame_paths`` entry ``''``, need no audio)."""
+        used = list(range(T)) if indices is None else list(indices)
+        paths = results.get('frame_paths')
+        if paths is not None and len(paths) == len(used):
+            used = [i for i, p in zip(used, paths) if p != '']
+        return max(used) + 1 if used else 0
 
     def transform(self, results: dict) -> dict:
         paths: List[str] = list(results['audio_paths'])
@@ -134,8 +182,9 @@ class LoadAudio(BaseTransform):
             raise ValueError(f'audio_crop must be start or center, got '
                              f'{crop}')
         out = np.zeros(total, np.float32)
+        needed = seg * self._used_segments(results, indices, T)
         for p in paths:
-            wav = self._load_one(p, offset, duration, crop)[:total]
+            wav = self._load_one(p, offset, duration, crop, needed)[:total]
             out[:len(wav)] += wav
         if not np.isfinite(out).all():
             raise ValueError(f'Waveform of {paths} has NaN or inf samples '
@@ -154,4 +203,5 @@ class LoadAudio(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(sample_rate={self.sample_rate}, '
                 f'segment_seconds={self.segment_seconds}, '
-                f'allow_silent={self.allow_silent})')
+                f'allow_silent={self.allow_silent}, '
+                f'short_audio={self.short_audio!r})')
