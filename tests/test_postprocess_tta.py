@@ -20,6 +20,7 @@ from ddavs_mm.models.segmentors import DDAVSTTAModel
 from ddavs_mm.registry import DATASETS, MODELS
 from ddavs_mm.structures import AVSDataSample
 from ddavs_mm.utils import register_all_modules
+from ddavs_mm.utils.tool_errors import InputError
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG = osp.join(ROOT, 'tests', 'data', 'ddavs_tiny_synthetic_ms3_nobank.py')
@@ -211,7 +212,8 @@ def load_test_tool():
 def tool_args(config, checkpoint, **kwargs):
     args = dict(config=config, checkpoint=checkpoint, work_dir=None,
                 out=None, show=False, show_dir=None, wait_time=2.,
-                tta=False, cfg_options=None, launcher='none')
+                tta=False, no_strict=False, cfg_options=None,
+                launcher='none')
     args.update(kwargs)
     return argparse.Namespace(**args)
 
@@ -230,7 +232,7 @@ def test_test_tool_options(tmp_path):
     bare = tmp_path / 'bare.py'
     bare.write_text("model = dict(type='DDAVS')\n"
                     'test_dataloader = dict(dataset=dict(pipeline=[]))\n')
-    with pytest.raises(KeyError, match='tta_model and tta_pipeline'):
+    with pytest.raises(InputError, match='tta_model and tta_pipeline'):
         tool.build_cfg(tool_args(str(bare), str(ckpt), tta=True))
 
 

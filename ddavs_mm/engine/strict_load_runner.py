@@ -1,7 +1,7 @@
 """An MMEngine Runner whose checkpoint loads are safe and strict."""
 import os.path as osp
 
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import find_latest_checkpoint
 
@@ -60,6 +60,8 @@ class StrictLoadRunner(Runner):
         checkpoint = read_checkpoint(filename, map_location)
         model = self.model.module if is_model_wrapper(self.model) \
             else self.model
+        if isinstance(model, BaseTTAModel):  # tools/test.py --tta
+            model = model.module
         if strict:  # check before a hook (EMA, RNG state) reads anything
             state = checkpoint_state_dict(checkpoint, filename,
                                           revise_keys=revise_keys)
