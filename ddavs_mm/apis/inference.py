@@ -247,7 +247,8 @@ def find_visual_backbone(model: nn.Module) -> Optional[nn.Module]:
 def init_model(config: ConfigType,
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
-               cfg_options: Optional[dict] = None) -> nn.Module:
+               cfg_options: Optional[dict] = None,
+               fast: bool = False) -> nn.Module:
     """Build a DDAVS model from a config and load its weights.
 
     Checkpoints are read by :func:`mmengine.runner.load_checkpoint`, i.e. by
@@ -261,6 +262,10 @@ def init_model(config: ConfigType,
         checkpoint (str, optional): Checkpoint file. Defaults to None.
         device (str): Device to put the model on. Defaults to 'cpu'.
         cfg_options (dict, optional): Overrides merged into the config.
+        fast (bool): Switch the model to the fast inference path
+            (:func:`~ddavs_mm.apis.fast_inference.optimize_for_inference`
+            with its defaults for the device, fixed shapes). Defaults to
+            False.
 
     Returns:
         nn.Module: The model in eval mode, with ``model.cfg`` set (and
@@ -298,6 +303,9 @@ def init_model(config: ConfigType,
     model.cfg = config
     model.to(device)
     model.eval()
+    if fast:
+        from .fast_inference import optimize_for_inference
+        optimize_for_inference(model)
     return model
 
 
