@@ -60,6 +60,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-progress', action='store_true',
                         help='hide the progress bar')
     parser.add_argument(
+        '--fast', action='store_true',
+        help='run the fast inference path (ddavs_mm.apis.'
+        'optimize_for_inference: bf16 weights and torch.compile on a GPU)')
+    parser.add_argument(
         '--cfg-options', nargs='+', default=None, metavar='KEY=VALUE',
         help='override config settings, e.g. model.num_classes=1')
     return parser.parse_args(argv)
@@ -109,7 +113,8 @@ def run_demo(args: argparse.Namespace) -> dict:
     checkpoint = None if args.checkpoint.lower() == 'none' \
         else args.checkpoint
     model = init_model(args.config, checkpoint, device=args.device,
-                       cfg_options=_parse_cfg_options(args.cfg_options))
+                       cfg_options=_parse_cfg_options(args.cfg_options),
+                       fast=args.fast)
     rate, seg_seconds = get_audio_settings(model.cfg, model)
     clip_len = args.clip_len or get_num_frames(model.cfg)
     if clip_len < 1:

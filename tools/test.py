@@ -2,6 +2,7 @@
 
 Examples:
     python tools/test.py configs/ddavs_tiny_synthetic_ms3.py work_dirs/x/epoch_8.pth
+    python tools/test.py CONFIG CHECKPOINT --fast  # fast inference path
     bash tools/dist_test.sh CONFIG CHECKPOINT 8 --out results.pkl
 """
 import argparse
@@ -26,6 +27,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--show-dir',
         help='directory where overlay images of the predictions are saved')
+    parser.add_argument(
+        '--fast',
+        action='store_true',
+        help='run the fast inference path (ddavs_mm.apis.'
+        'optimize_for_inference: bf16 weights and torch.compile on a GPU, '
+        'same values to rounding)')
     add_common_args(parser, 'test_dataloader.batch_size=1')
     return parse_tool_args(parser)
 
@@ -43,6 +50,10 @@ def build_cfg(args: argparse.Namespace) -> Config:
                            'default_hooks (see configs/_base_/default_runtime.py)')
         hooks.visualization.draw = True
         hooks.visualization.test_out_dir = osp.abspath(args.show_dir)
+    if args.fast:  # after the checkpoint and EMA weights are in place
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='FastInferenceHook')
+        ]
     if args.out is not None:
         cfg.test_evaluator = [cfg.test_evaluator] if isinstance(
             cfg.test_evaluator, dict) else list(cfg.test_evaluator)

@@ -35,10 +35,11 @@ It is the path that ``init_model(..., fast=True)``, ``tools/test.py
    (``fixed_shapes=False``, throughput with varying batches, e.g. the last
    batch of a test set).
 
-``'auto'`` settings follow the device: on a GPU bf16 weights, channels-last
-and compilation; on a CPU float32, contiguous and eager (there bf16 needs
-AVX512-BF16/AMX, and compiling the tiny model took minutes for a few per
-cent, see docs/benchmarks.md).
+``'auto'`` settings follow the device: on a GPU bf16 weights and
+compilation; on a CPU float32 and eager (there bf16 needs AVX512-BF16/AMX,
+and compiling the tiny model took minutes for a few per cent, see
+docs/benchmarks.md). Channels-last is on by default (it gained a few per
+cent on the CPU too).
 
 Values: in float32 the fast model equals the eager one to float rounding
 (tests compare logits with ``atol=1e-4`` on logits of magnitude ~1-10); in
@@ -183,7 +184,7 @@ def optimize_for_inference(model: nn.Module,
                            dtype: DtypeLike = 'auto',
                            compile: Union[str, bool] = 'auto',
                            fixed_shapes: bool = True,
-                           channels_last: Union[str, bool] = 'auto',
+                           channels_last: bool = True,
                            compile_mode: Optional[str] = None) -> nn.Module:
     """Switch a DDAVS model to its fast inference path, in place.
 
@@ -196,8 +197,8 @@ def optimize_for_inference(model: nn.Module,
             = on CUDA only.
         fixed_shapes (bool): inputs keep one shape (latency, e.g. one clip
             per call): CUDA graphs. False: no CUDA graphs, dynamic batch.
-        channels_last (str | bool): channels-last memory format for the
-            convolutions; ``'auto'`` = on CUDA only.
+        channels_last (bool): channels-last memory format in the visual
+            backbone and the refiner. Defaults to True.
         compile_mode (str, optional): override the ``torch.compile`` mode
             (e.g. ``'max-autotune-no-cudagraphs'``).
 
@@ -222,7 +223,7 @@ def optimize_for_inference(model: nn.Module,
     device = param.device if param is not None else torch.device('cpu')
     dtype = resolve_dtype(dtype, device)
     do_compile = _auto(compile, device)
-    channels_last = _auto(channels_last, device)
+    channels_last = bool(channels_last)
 
     model.eval()
     info = dict(dtype=str(dtype).replace('torch.', ''),

@@ -91,8 +91,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    'shapes (CUDA graphs on CUDA) or dynamic batch')
     p.add_argument('--compile-mode', default=None,
                    help='override the torch.compile mode')
-    p.add_argument('--channels-last', choices=('auto', 'on', 'off'),
-                   default='auto')
+    p.add_argument('--channels-last', choices=('on', 'off'), default='on',
+                   help='channels-last backbone in the fast model and floor')
     p.add_argument('--mode', choices=('latency', 'throughput', 'both'),
                    default='both')
     p.add_argument('--components', nargs='+', default=list(COMPONENTS),
@@ -224,7 +224,7 @@ def build_components(args: argparse.Namespace, device: torch.device
     sizes = config_sizes(cfg, eager, args.num_frames)
     fast = copy.deepcopy(eager)
     fast.cfg = cfg
-    channels_last = dict(auto='auto', on=True, off=False)[args.channels_last]
+    channels_last = args.channels_last == 'on'
     compile_flag = args.compile != 'none'
     optimize_for_inference(fast, dtype=args.dtype, compile=compile_flag,
                            fixed_shapes=args.compile != 'dynamic',

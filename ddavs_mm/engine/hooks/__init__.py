@@ -1,4 +1,5 @@
 from .avs_visualization_hook import AVSVisualizationHook
+from .fast_inference_hook import FastInferenceHook
 from .rng_state_hook import RNGStateHook
 
-__all__ = ['AVSVisualizationHook', 'RNGStateHook']
+__all__ = ['AVSVisualizationHook', 'FastInferenceHook', 'RNGStateHook']
