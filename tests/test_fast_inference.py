@@ -462,3 +462,20 @@ def test_test_tool_fast_matches_eager(tmp_path):
         torch.testing.assert_close(b['pred_logits'], a['pred_logits'],
                                    atol=FP32_ATOL, rtol=0)
         assert (a['pred_masks'] == b['pred_masks']).float().mean() >= 0.999
+
+
+def test_sdpa_mit_with_cp_same_gradients():
+    torch.manual_seed(0)
+    plain = MODELS.build(dict(type='SDPAMixVisionTransformer',
+                              **_mit_kwargs())).train()
+    ckpt = MODELS.build(dict(type='SDPAMixVisionTransformer', with_cp=True,
+                             **_mit_kwargs())).train()
+    ckpt.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    grads = []
+    for m in (plain, ckpt):
+        m.zero_grad()
+        sum(o.square().sum() for o in m(x)).backward()
+        grads.append([p.grad.clone() for p in m.parameters()])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-4)

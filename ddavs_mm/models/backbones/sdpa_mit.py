@@ -11,8 +11,12 @@ equal to float rounding, checkpoints load unchanged (same parameter names),
 and attention dropout, when set, is SDPA's ``dropout_p`` on the same
 probabilities.
 
-:func:`mit_attention_to_sdpa` converts the attention layers of an existing
-MiT in place (e.g. a model built from a config that names mmseg's
+With ``with_cp=True`` (activation checkpointing) the blocks checkpoint with
+``torch.utils.checkpoint``'s non-reentrant variant (mmseg calls it without
+``use_reentrant``, which recent PyTorch versions warn about or reject).
+
+:func:`mit_attention_to_sdpa` converts the attention layers (and blocks) of
+an existing MiT in place (e.g. a model built from a config that names mmseg's
 ``MixVisionTransformer``); :class:`SDPAMixVisionTransformer` is the
 registered backbone that is built that way.
 """
@@ -21,7 +25,9 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmseg.models.backbones.mit import EfficientMultiheadAttention
+import torch.utils.checkpoint as cp
+from mmseg.models.backbones.mit import (EfficientMultiheadAttention,
+                                        TransformerEncoderLayer)
 from mmseg.models.utils import nchw_to_nlc, nlc_to_nchw
 
 from ddavs_mm.registry import MODELS
@@ -100,11 +106,29 @@ class SDPAEfficientMultiheadAttention(EfficientMultiheadAttention):
         return identity + self.dropout_layer(self.proj_drop(out))
 
 
+class CheckpointedEncoderLayer(TransformerEncoderLayer):
+    """mmseg's MiT block whose ``with_cp`` uses non-reentrant activation
+    checkpointing (also when the input needs no gradient, e.g. a frozen
+    first stage feeding a trained one)."""
+
+    def forward(self, x: torch.Tensor,
+                hw_shape: Sequence[int]) -> torch.Tensor:
+
+        def inner(x: torch.Tensor) -> torch.Tensor:
+            x = self.attn(self.norm1(x), hw_shape, identity=x)
+            return self.ffn(self.norm2(x), hw_shape, identity=x)
+
+        if self.with_cp and self.training and torch.is_grad_enabled():
+            return cp.checkpoint(inner, x, use_reentrant=False)
+        return inner(x)
+
+
 def mit_attention_to_sdpa(module: nn.Module) -> int:
     """Switch every mmseg ``EfficientMultiheadAttention`` under ``module`` to
-    :class:`SDPAEfficientMultiheadAttention`, in place.
+    :class:`SDPAEfficientMultiheadAttention` and every MiT block to
+    :class:`CheckpointedEncoderLayer`, in place.
 
-    Only the class changes (it adds no parameter or buffer), so weights,
+    Only the classes change (they add no parameter or buffer), so weights,
     optimizer state and checkpoints are unaffected.
 
     Args:
@@ -120,6 +144,8 @@ def mit_attention_to_sdpa(module: nn.Module) -> int:
             check_sdpa_compatible(m.attn)
             m.__class__ = SDPAEfficientMultiheadAttention
             count += 1
+        elif type(m) is TransformerEncoderLayer:
+            m.__class__ = CheckpointedEncoderLayer
     return count
 
 
