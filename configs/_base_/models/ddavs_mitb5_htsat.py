@@ -73,7 +73,8 @@ model = dict(
         temperature=0.07,
         loss_weight=0.1),
     backbone=dict(
-        type='MixVisionTransformer',
+        # mmseg's MiT with its attention through SDPA (same weights/values)
+        type='SDPAMixVisionTransformer',
         in_channels=3,
         embed_dims=64,
         num_stages=4,
@@ -87,6 +88,10 @@ model = dict(
         drop_rate=0.0,
         attn_drop_rate=0.0,
         drop_path_rate=0.1,
+        # activation checkpointing of every MiT block (less memory, more
+        # compute); off until measured on a GPU (tools/analysis/
+        # benchmark_train.py --with-cp)
+        with_cp=False,
         init_cfg=dict(type='Pretrained', checkpoint=mit_b5_checkpoint)),
     decode_head=dict(
         type='DelayedAVAMDecoder',

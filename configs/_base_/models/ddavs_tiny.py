@@ -51,7 +51,8 @@ model = dict(
         temperature=0.07,
         loss_weight=0.1),
     backbone=dict(
-        type='MixVisionTransformer',
+        # mmseg's MiT with its attention through SDPA (same weights/values)
+        type='SDPAMixVisionTransformer',
         in_channels=3,
         embed_dims=16,
         num_stages=4,
