@@ -93,6 +93,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help='override the torch.compile mode')
     p.add_argument('--channels-last', choices=('on', 'off'), default='on',
                    help='channels-last backbone in the fast model and floor')
+    p.add_argument('--no-fold', action='store_true',
+                   help='keep the alignment blocks\' standard attention form '
+                   'in the fast model')
     p.add_argument('--mode', choices=('latency', 'throughput', 'both'),
                    default='both')
     p.add_argument('--components', nargs='+', default=list(COMPONENTS),
@@ -229,7 +232,8 @@ def build_components(args: argparse.Namespace, device: torch.device
     optimize_for_inference(fast, dtype=args.dtype, compile=compile_flag,
                            fixed_shapes=args.compile != 'dynamic',
                            channels_last=channels_last,
-                           compile_mode=args.compile_mode)
+                           compile_mode=args.compile_mode,
+                           fold_attention=not args.no_fold)
     info = fast.fast_inference
     dtype = next(fast.backbone.parameters()).dtype
     compile_kwargs = None
