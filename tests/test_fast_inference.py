@@ -27,7 +27,8 @@ from ddavs_mm.models.utils.weight_cache import WeightDerivedCache
 from ddavs_mm.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY_CFG = osp.join(ROOT, 'tests', 'data', 'ddavs_tiny_synthetic_ms3_nobank.py')
+TINY_CFG = osp.join(ROOT, 'tests', 'data',
+                    'ddavs_tiny_synthetic_ms3_nobank.py')
 
 # float32: the fast path reorders sums (SDPA, folded projections, folded
 # BN); logits of magnitude ~1-10 then differ by ~1e-6.

@@ -7,7 +7,8 @@ It is the path that ``init_model(..., fast=True)``, ``tools/test.py
 ``tools/analysis/benchmark.py`` switch on. Steps:
 
 1. **Attention through SDPA everywhere.** MiT's efficient attention is
-   switched to :class:`~ddavs_mm.models.backbones.SDPAEfficientMultiheadAttention`
+   switched to
+   :class:`~ddavs_mm.models.backbones.SDPAEfficientMultiheadAttention`
    (a config naming mmseg's ``MixVisionTransformer`` gets it here); HTSAT's
    window attention, the Q-Former, the bank attention and the alignment
    blocks use SDPA in every mode already.

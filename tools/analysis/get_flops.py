@@ -79,7 +79,8 @@ def flatten_tensors(out) -> Tuple[torch.Tensor, ...]:
 
 
 class FullModel(nn.Module):
-    """``model(inputs, mode='tensor')`` on frames [B,T,3,H,W], audio [B,T,S]."""
+    """``model(inputs, mode='tensor')`` on frames [B,T,3,H,W] and audio
+    [B,T,S]."""
 
     def __init__(self, model: nn.Module):
         super().__init__()

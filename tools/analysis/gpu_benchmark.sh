@@ -5,7 +5,9 @@
 #   bash tools/analysis/gpu_benchmark.sh OUT_DIR STAGE [--smoke]
 #
 # Files: OUT_DIR/log.txt (everything printed) and one JSON per measurement
-# (at most 7 files for `all`).
+# (at most 7 files for `all`). A CPU smoke run of compiled + dynamic took
+# 25 minutes on a loaded 2-core machine; on the GPU machine's 16 cores
+# compilation is several times faster, but keep each stage its own command.
 # Stages (run them as separate commands on a device with a time limit, or
 # `all` where there is none):
 #   infer     paper config, bf16: eager (bf16 autocast) vs fast path (bf16
@@ -14,15 +16,17 @@
 #             32 clips x 5 frames, no compilation, torch.profiler summary
 #             (kernel launches per call); then the fast path without the
 #             folded attention (eager / fast / floor again)      ~2-3 min
-#   compiled  the same with torch.compile: CUDA graphs (fixed shapes) at
-#             B=1 and at 32 clips, then dynamic batch without CUDA graphs
-#             at 32 clips; compile + warm-up times in the JSON   ~5-8 min
+#   compiled  eager / fast / SegFormer floor with torch.compile and CUDA
+#             graphs (fixed shapes) at B=1 and at 32 clips; compile +
+#             warm-up times in the JSON                          ~4-7 min
+#   dynamic   the same at 32 clips compiled with a dynamic batch size and
+#             no CUDA graphs (what tools/test.py --fast uses)    ~3-5 min
 #   train     paper config, 8 clips x 5 frames, bf16 AMP, frozen HTSAT:
 #             variants base / fused AdamW / with_cp / compile (frames/s,
 #             peak memory), the data-wait share with 8 loader workers on
 #             synthetic 224x224 / 16 kHz clips, and the training pipeline's
 #             clips/s per worker                                 ~4-6 min
-#   all       the three in a row
+#   all       the four in a row
 # --smoke runs every stage on the tiny config on the CPU with few iterations
 # (a check of the script itself; numbers meaningless).
 #
@@ -115,8 +119,10 @@ stage_infer() {
 stage_compiled() {
     # CUDA graphs, fixed shapes: B=1 and B=BIG (each shape compiles once)
     run compiled_fixed "$PY" "${BENCH[@]}" --compile fixed \
-        --components eager fast floor floor_encoders \
-        --out "$OUT/compiled_fixed.json"
+        --components eager fast floor --out "$OUT/compiled_fixed.json"
+}
+
+stage_dynamic() {
     # varying batch: no CUDA graphs, dynamic batch dimension
     run compiled_dynamic "$PY" "${BENCH[@]}" --compile dynamic \
         --mode throughput --components eager fast floor \
@@ -136,9 +142,11 @@ stage_train() {
 case "$STAGE" in
     infer) stage_infer ;;
     compiled) stage_compiled ;;
+    dynamic) stage_dynamic ;;
     train) stage_train ;;
-    all) stage_infer; stage_compiled; stage_train ;;
-    *) echo "unknown stage $STAGE (infer, compiled, train, all, wheels)"
+    all) stage_infer; stage_compiled; stage_dynamic; stage_train ;;
+    *) echo "unknown stage $STAGE (infer, compiled, dynamic, train, all," \
+            "wheels)"
        exit 2 ;;
 esac
 echo "== done: $(ls "$OUT")"
