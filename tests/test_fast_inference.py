@@ -371,7 +371,8 @@ def test_optimize_for_inference_fp32_equals_eager(tiny_pair):
     model, inputs, ref = tiny_pair
     fast = optimize_for_inference(copy.deepcopy(model), dtype='fp32')
     info = fast.fast_inference
-    assert info['mit_attention_to_sdpa'] == 4
+    assert info['sdpa_mit_attention'] == 4
+    assert info['sdpa_htsat_attention'] == 2
     assert info['folded_alignment_blocks'] == 2
     assert info['folded_conv_bn'] == 5  # 4 level convs + fusion conv
     assert info['dtype'] == 'float32' and not info['compile']
@@ -480,3 +481,19 @@ def test_sdpa_mit_with_cp_same_gradients():
         grads.append([p.grad.clone() for p in m.parameters()])
     for a, b in zip(*grads):
         torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-4)
+
+
+def test_optimize_converts_a_plain_mmseg_mit():
+    """A config naming mmseg's MixVisionTransformer gets SDPA attention from
+    the fast path, with the same outputs."""
+    model = init_model(TINY_CFG, None, cfg_options={
+        'model.backbone.type': 'MixVisionTransformer'})
+    assert not any(isinstance(m, SDPAEfficientMultiheadAttention)
+                   for m in model.modules())
+    inputs = _tiny_inputs(batch=1)
+    with torch.no_grad():
+        ref = model(inputs, mode='tensor')
+        fast = optimize_for_inference(model)
+        assert fast.fast_inference['sdpa_mit_attention'] == 4
+        torch.testing.assert_close(fast(inputs, mode='tensor'), ref,
+                                   atol=FP32_ATOL, rtol=0)

@@ -137,6 +137,10 @@ def cast_for_inference(model: nn.Module, dtype: torch.dtype) -> None:
         preprocessor.float()
 
 
+def _count(model: nn.Module, cls: type) -> int:
+    return sum(isinstance(m, cls) for m in model.modules())
+
+
 def _contiguous_levels(module: nn.Module, args: tuple) -> tuple:
     """Forward pre-hook: make the pyramid levels (first argument, a list of
     ``[N, C, H, W]``) contiguous."""
@@ -217,8 +221,10 @@ def optimize_for_inference(model: nn.Module,
         TypeError: ``model`` is not a DDAVS-like segmentor.
         RuntimeError: the model was optimized already.
     """
-    from ddavs_mm.models.audio_encoders.htsat import htsat_attention_to_sdpa
-    from ddavs_mm.models.backbones import mit_attention_to_sdpa
+    from ddavs_mm.models.audio_encoders.htsat import (HTSATWindowAttention,
+                                                      htsat_attention_to_sdpa)
+    from ddavs_mm.models.backbones import (SDPAEfficientMultiheadAttention,
+                                           mit_attention_to_sdpa)
     from ddavs_mm.models.heads import CrossAlignmentBlock
     if not (hasattr(model, 'extract_queries') and hasattr(model, '_decode')):
         raise TypeError('optimize_for_inference expects a DDAVS segmentor '
@@ -233,11 +239,14 @@ def optimize_for_inference(model: nn.Module,
     channels_last = bool(channels_last)
 
     model.eval()
+    mit_attention_to_sdpa(model)
+    htsat_attention_to_sdpa(model)
     info = dict(dtype=str(dtype).replace('torch.', ''),
                 compile=do_compile, fixed_shapes=fixed_shapes,
                 channels_last=channels_last,
-                mit_attention_to_sdpa=mit_attention_to_sdpa(model),
-                htsat_attention_to_sdpa=htsat_attention_to_sdpa(model))
+                sdpa_mit_attention=_count(model,
+                                          SDPAEfficientMultiheadAttention),
+                sdpa_htsat_attention=_count(model, HTSATWindowAttention))
     blocks = [m for m in model.modules()
               if isinstance(m, CrossAlignmentBlock)]
     for blk in blocks:
