@@ -63,6 +63,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-progress', action='store_true',
                         help='hide the progress bar')
     parser.add_argument(
+        '--fast', action='store_true',
+        help='run the fast inference path (ddavs_mm.apis.'
+        'optimize_for_inference: bf16 weights and torch.compile on a GPU)')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, e.g. model.num_classes=1')
     parser.add_argument(
@@ -109,7 +113,7 @@ def run_demo(args: argparse.Namespace) -> dict:
         else args.checkpoint
     model = init_model(args.config, checkpoint, device=args.device,
                        cfg_options=args.cfg_options,
-                       strict=not args.no_strict)
+                       strict=not args.no_strict, fast=args.fast)
     rate, seg_seconds = get_audio_settings(model.cfg, model)
     clip_len = args.clip_len or get_num_frames(model.cfg)
     if clip_len < 1:

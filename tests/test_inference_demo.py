@@ -379,6 +379,23 @@ def test_video_demo_cfg_options_parse_to_a_dict():
                                 'test_pipeline.2.scale': [32, 32]}
 
 
+def test_video_demo_fast_path_same_masks(tiny_ckpt, video, tmp_path):
+    demo = _load_script('demo/video_demo.py', 'video_demo')
+    from PIL import Image
+    masks = {}
+    for name, extra in (('eager', []), ('fast', ['--fast'])):
+        out_dir = tmp_path / name
+        demo.main([video, TINY_CFG, tiny_ckpt, '--out-dir', str(out_dir),
+                   '--fps', '2', '--no-progress', '--no-audio-mux'] + extra)
+        masks[name] = np.stack([
+            np.asarray(Image.open(p))
+            for p in sorted((out_dir / 'masks').glob('*.png'))
+        ])
+    assert masks['fast'].shape == masks['eager'].shape == (6, 64, 64)
+    # float32 on a CPU: logits equal to ~1e-5, so masks (nearly) all agree
+    assert (masks['fast'] == masks['eager']).mean() >= 0.999
+
+
 def test_video_demo_errors(tiny_ckpt, tmp_path):
     demo = _load_script('demo/video_demo.py', 'video_demo')
     silent = make_video(tmp_path / 'silent.mp4', seconds=1,
@@ -400,37 +417,87 @@ def test_video_demo_errors(tiny_ckpt, tmp_path):
 # --------------------------------------------------------------------------
 # benchmark
 # --------------------------------------------------------------------------
-def test_benchmark_tiny_cpu(tiny_model, tmp_path, capsys):
+def test_benchmark_tiny_cpu(tmp_path, capsys):
     bench = _load_script('tools/analysis/benchmark.py', 'benchmark')
     out = tmp_path / 'bench.json'
     results = bench.main([
-        TINY_CFG, '--device', 'cpu', '--iters', '1', '--warmup', '0',
-        '--batch-size', '2', '--out', str(out)
+        TINY_CFG, '--device', 'cpu', '--iters', '2', '--warmup', '0',
+        '--batch-size', '2', '--threads', '1', '--timer', 'cpu',
+        '--profile', '--out', str(out)
     ])
     printed = capsys.readouterr().out
-    assert 'params (M)' in printed and 'GFLOPs/frame' in printed
-    assert 'visual backbone alone' in printed
-    assert 'audio encoder alone' in printed
+    for label in ('DDAVS eager', 'DDAVS fast path',
+                  'floor: SegFormer (MiT + head) + HTSAT',
+                  'floor: MiT + HTSAT (no head)', 'floor/fast',
+                  'eager/fast'):
+        assert label in printed
     saved = json.loads(out.read_text())
-    full = saved['components']['full']
+    assert saved == json.loads(json.dumps(results))
+    for mode, batch in (('latency', 1), ('throughput', 2)):
+        entry = saved['modes'][mode]
+        assert entry['batch_clips'] == batch
+        assert entry['frames_per_call'] == batch * saved['num_frames']
+        comps = entry['components']
+        assert set(comps) == {'eager', 'fast', 'floor', 'floor_encoders'}
+        for c in comps.values():
+            assert c['median_ms'] > 0 and c['first_call_s'] > 0
+            assert c['fps'] == pytest.approx(
+                entry['frames_per_call'] / c['median_ms'] * 1e3)
+            assert c['profile']['ops_per_call'] > 0
+        # the floor runs a subset of the fast model's work
+        assert comps['floor_encoders']['profile']['ops_per_call'] < \
+            comps['fast']['profile']['ops_per_call']
+        assert set(entry['ratios']) == {'floor/fast', 'floor_encoders/fast',
+                                        'floor/eager', 'eager/fast'}
+    assert saved['fast_path']['folded_alignment_blocks'] == 2
+
+
+def test_benchmark_floor_is_segformer_plus_htsat(tiny_model):
+    """The floor computes the model's own backbone + mask decoder and audio
+    encoder outputs."""
+    bench = _load_script('tools/analysis/benchmark.py', 'benchmark')
+    floor = bench.Floor(tiny_model.backbone, tiny_model.audio_encoder,
+                        tiny_model.decode_head.mask_decoder, torch.float32,
+                        False, None, False)
+    frames = torch.randn(1, 2, 3, 128, 128)
+    audio = 0.1 * torch.randn(1, 2, 16000)
+    with torch.no_grad():
+        tokens, logits = floor(frames, audio)
+        ref = tiny_model.decode_head.mask_decoder(
+            tiny_model.backbone(frames[0]))
+        torch.testing.assert_close(logits, ref)
+        torch.testing.assert_close(tokens, tiny_model.audio_encoder(audio[0]))
+
+
+def test_get_flops_tiny(tiny_model, tmp_path, capsys):
+    flops = _load_script('tools/analysis/get_flops.py', 'get_flops')
+    out = tmp_path / 'flops.json'
+    results = flops.main([TINY_CFG, '--out', str(out)])
+    printed = capsys.readouterr().out
+    assert 'params (M)' in printed and 'GFLOPs/frame' in printed
+    saved = json.loads(out.read_text())
+    assert saved == json.loads(json.dumps(results))
+    comps = saved['components']
+    full = comps['full']
     assert full['params'] == sum(
         p.numel() for n, p in tiny_model.named_parameters()
         if not n.startswith('contrastive_head.'))
     assert full['flops_per_frame_mmengine'] > 0
     assert full['flops_per_frame_torch'] > 0
-    for name in ('visual', 'audio'):
-        part = saved['components'][name]
-        assert 0 < part['params'] < full['params']
-        assert 0 < part['flops_per_frame_mmengine'] < \
-            full['flops_per_frame_mmengine']
-    assert full['latency']['frames_per_call'] == saved['num_frames']
-    assert full['throughput']['frames_per_call'] == 2 * saved['num_frames']
-    assert results['flops_convention'].startswith('2 FLOPs per')
+    for name in ('visual', 'audio', 'segformer'):
+        assert 0 < comps[name]['params'] < full['params']
+        assert 0 < comps[name]['flops_per_frame_torch'] < \
+            full['flops_per_frame_torch']
+    # backbone + head > backbone alone
+    assert comps['segformer']['flops_per_frame_torch'] > \
+        comps['visual']['flops_per_frame_torch']
+    assert comps['segformer']['params'] == comps['visual']['params'] + sum(
+        p.numel() for p in tiny_model.decode_head.mask_decoder.parameters())
 
 
 def test_benchmark_flop_handles():
     """The two counters agree on attention (2 FLOPs per multiply-add)."""
-    bench = _load_script('tools/analysis/benchmark.py', 'benchmark')
+    bench = _load_script('tools/analysis/get_flops.py', 'get_flops')
 
     class Attn(torch.nn.Module):
 

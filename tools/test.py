@@ -3,6 +3,7 @@
 Examples:
     python tools/test.py configs/ddavs_tiny_synthetic_ms3.py work_dirs/x/epoch_8.pth
     python tools/test.py CONFIG CHECKPOINT --tta  # flip test-time augmentation
+    python tools/test.py CONFIG CHECKPOINT --fast  # fast inference path
     bash tools/dist_test.sh CONFIG CHECKPOINT 8 --out results.pkl
 """
 import argparse
@@ -42,6 +43,12 @@ def parse_args() -> argparse.Namespace:
         'that fit, with a table of the rest (default: an error naming the '
         'file and keys)')
     add_debug_arg(parser)
+    parser.add_argument(
+        '--fast',
+        action='store_true',
+        help='run the fast inference path (ddavs_mm.apis.'
+        'optimize_for_inference: bf16 weights and torch.compile on a GPU, '
+        'same values to rounding)')
     add_common_args(parser, 'test_dataloader.batch_size=1')
     return parse_tool_args(parser)
 
@@ -76,6 +83,10 @@ def build_cfg(args: argparse.Namespace) -> Config:
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
+    if args.fast:  # after the checkpoint and EMA weights are in place
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='FastInferenceHook')
+        ]
     if args.out is not None:
         cfg.test_evaluator = [cfg.test_evaluator] if isinstance(
             cfg.test_evaluator, dict) else list(cfg.test_evaluator)

@@ -170,7 +170,8 @@ def init_model(config: ConfigType,
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
                cfg_options: Optional[dict] = None,
-               strict: bool = True) -> nn.Module:
+               strict: bool = True,
+               fast: bool = False) -> nn.Module:
     """Build a DDAVS model from a config and load its weights.
 
     Checkpoints are read with ``torch.load(weights_only=True)`` (importing
@@ -188,6 +189,10 @@ def init_model(config: ConfigType,
             for the model is a ``CheckpointError`` naming the file and the
             keys. False: load the keys that fit and log a table of the
             rest. Defaults to True.
+        fast (bool): Switch the model to the fast inference path
+            (:func:`~ddavs_mm.apis.fast_inference.optimize_for_inference`
+            with its defaults for the device, fixed shapes). Defaults to
+            False.
 
     Returns:
         nn.Module: The model in eval mode, with ``model.cfg`` set (and
@@ -226,6 +231,9 @@ def init_model(config: ConfigType,
     model.cfg = config
     model.to(device)
     model.eval()
+    if fast:
+        from .fast_inference import optimize_for_inference
+        optimize_for_inference(model)
     return model
 
 

@@ -77,7 +77,9 @@ model = dict(
         temperature=0.07,
         loss_weight=0.1),
     backbone=dict(
-        type='FreezableMixVisionTransformer',  # mmseg's MiT, frozen_stages=0
+        # mmseg's MiT (frozen_stages=0, any of the three weight layouts) with
+        # its attention through SDPA (same weights and values)
+        type='SDPAMixVisionTransformer',
         in_channels=3,
         embed_dims=64,
         num_stages=4,
@@ -91,6 +93,10 @@ model = dict(
         drop_rate=0.0,
         attn_drop_rate=0.0,
         drop_path_rate=0.1,
+        # activation checkpointing of every MiT block (less memory, more
+        # compute); off until measured on a GPU (tools/analysis/
+        # benchmark_train.py --with-cp)
+        with_cp=False,
         init_cfg=dict(type='Pretrained', checkpoint=mit_b5_checkpoint)),
     decode_head=dict(
         type='DelayedAVAMDecoder',

@@ -54,7 +54,8 @@ model = dict(
         # negative; Eq. 6 (the default) uses the other slots of the sample
         negatives='batch'),
     backbone=dict(
-        type='MixVisionTransformer',
+        # mmseg's MiT with its attention through SDPA (same weights/values)
+        type='SDPAMixVisionTransformer',
         in_channels=3,
         embed_dims=16,
         num_stages=4,

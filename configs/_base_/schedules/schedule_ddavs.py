@@ -10,8 +10,11 @@ base_lr = 1e-4
 optim_wrapper = dict(
     type='OptimWrapper',
     constructor='MergedParamGroupsConstructor',
+    # fused=True: torch's single-kernel AdamW step; off until measured on a
+    # GPU (tools/analysis/benchmark_train.py --fused-adamw)
     optimizer=dict(
-        type='AdamW', lr=base_lr, betas=(0.9, 0.999), weight_decay=0.05),
+        type='AdamW', lr=base_lr, betas=(0.9, 0.999), weight_decay=0.05,
+        fused=False),
     clip_grad=None,
     paramwise_cfg=dict(
         norm_decay_mult=0.0,

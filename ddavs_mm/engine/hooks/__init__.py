@@ -1,5 +1,9 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .avs_visualization_hook import AVSVisualizationHook
+from .fast_inference_hook import FastInferenceHook
 from .rng_state_hook import RNGStateHook
 
-__all__ = ['AtomicCheckpointHook', 'AVSVisualizationHook', 'RNGStateHook']
+__all__ = [
+    'AtomicCheckpointHook', 'AVSVisualizationHook', 'FastInferenceHook',
+    'RNGStateHook'
+]

@@ -30,21 +30,156 @@ by the same functions (:mod:`.htsat_checkpoint`). They are loaded by
 explicitly by :meth:`HTSATAudioEncoder.load_pretrained`. The front end must
 follow the checkpoint: HTSAT 32 kHz / hop 320 (the default), CLAP 48 kHz /
 hop 480 (``frontend=clap_frontend_cfg(clap_dir)``).
+
+Attention: the window attention of every Swin block runs through
+``F.scaled_dot_product_attention`` (:class:`HTSATWindowAttention`), with the
+relative position bias and, in shifted blocks, the shift mask passed as one
+additive mask. The values are those of transformers' eager attention (to
+float rounding); the parameters and their names are unchanged. Outside
+autograd the bias-plus-mask tensor and each block's shift mask are computed
+once and cached.
 """
 import logging
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmengine.runner.checkpoint import load_state_dict
 from torch import Tensor
 from transformers import ClapAudioConfig, ClapAudioModel
+from transformers.models.clap.modeling_clap import (ClapAudioLayer,
+                                                    ClapAudioSelfAttention)
 
 from ddavs_mm.registry import MODELS
+from ..utils.weight_cache import WeightDerivedCache
 from .htsat_checkpoint import compare_clap_config, read_htsat_weights
 from .log_mel_frontend import LogMelFrontend
+
+
+class HTSATWindowAttention(ClapAudioSelfAttention):
+    """transformers' Swin window attention (``ClapAudioSelfAttention``)
+    computed by ``F.scaled_dot_product_attention``.
+
+    The relative position bias ``[H, L, L]`` (L = tokens per window) and the
+    shift mask of shifted blocks ``[nW, L, L]`` form one additive mask. In a
+    shifted block the mask differs per window, so the windows of a sample
+    are moved into the head axis (``[B, nW * H, L, d]``) and the mask
+    ``[1, nW * H, L, L]`` is broadcast over the batch instead of being
+    copied ``B`` times. ``output_attentions=True`` takes transformers' eager
+    path (SDPA does not return the probabilities).
+
+    Instances are made by converting ``ClapAudioSelfAttention`` modules in
+    place (:func:`htsat_attention_to_sdpa`).
+    """
+
+    def _bias_cache(self) -> WeightDerivedCache:
+        cache = self.__dict__.get('_attn_bias_cache')
+        if cache is None:
+            cache = self.__dict__['_attn_bias_cache'] = WeightDerivedCache()
+        return cache
+
+    def attention_bias(self, shift_mask: Optional[Tensor],
+                       dtype: torch.dtype) -> Tensor:
+        """Relative position bias plus shift mask.
+
+        Args:
+            shift_mask (Tensor, optional): ``[nW, L, L]`` (0 / -100).
+            dtype (torch.dtype): of the result.
+
+        Returns:
+            Tensor: ``[1, H, L, L]`` without a shift mask, else
+            ``[1, nW * H, L, L]`` (window-major).
+        """
+        table = self.relative_position_bias_table
+        sources = [table, self.relative_position_index]
+        if shift_mask is not None:
+            sources.append(shift_mask)
+
+        def compute() -> Tensor:
+            length = self.window_size[0] * self.window_size[1]
+            bias = table[self.relative_position_index.view(-1)].view(
+                length, length, -1).permute(2, 0, 1)  # [H, L, L]
+            if shift_mask is not None:
+                bias = bias.unsqueeze(0) + shift_mask.unsqueeze(1)
+            return bias.reshape(1, -1, length, length).to(dtype)
+
+        return self._bias_cache().get(sources, compute, (dtype, ))
+
+    def forward(self,
+                hidden_states: Tensor,
+                attention_mask: Optional[Tensor] = None,
+                output_attentions: Optional[bool] = False
+                ) -> Tuple[Tensor, ...]:
+        """Args:
+            hidden_states (Tensor): windows ``[B * nW, L, C]``.
+            attention_mask (Tensor, optional): shift mask ``[nW, L, L]``.
+            output_attentions (bool): also return the probabilities
+                (eager path).
+
+        Returns:
+            tuple[Tensor]: ``([B * nW, L, C], )``.
+        """
+        if output_attentions:
+            return super().forward(hidden_states, attention_mask, True)
+        windows, length, dims = hidden_states.shape
+        heads, d = self.num_attention_heads, self.attention_head_size
+        shape = (windows, length, heads, d)
+        q = self.query(hidden_states).view(shape).transpose(1, 2)
+        k = self.key(hidden_states).view(shape).transpose(1, 2)
+        v = self.value(hidden_states).view(shape).transpose(1, 2)
+        bias = self.attention_bias(attention_mask, q.dtype)
+        drop = self.dropout.p if self.training else 0.
+        if attention_mask is None:
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=bias, dropout_p=drop)
+        else:
+            # windows of a sample into the head axis: [B, nW * H, L, d]
+            grouped = (windows // attention_mask.shape[0], -1, length, d)
+            out = F.scaled_dot_product_attention(
+                q.reshape(grouped), k.reshape(grouped), v.reshape(grouped),
+                attn_mask=bias, dropout_p=drop).view(windows, heads, length,
+                                                     d)
+        return (out.transpose(1, 2).reshape(windows, length, dims), )
+
+
+class HTSATSwinLayer(ClapAudioLayer):
+    """transformers' Swin block (``ClapAudioLayer``) whose shift mask is
+    built once per input size, dtype and device (it depends on nothing
+    else) instead of in every forward pass."""
+
+    def get_attn_mask(self, height: int, width: int, dtype: torch.dtype,
+                      device: torch.device) -> Optional[Tensor]:
+        if self.shift_size <= 0 or torch.compiler.is_compiling():
+            return super().get_attn_mask(height, width, dtype, device)
+        masks = self.__dict__.setdefault('_shift_masks', {})
+        key = (height, width, int(self.window_size), int(self.shift_size),
+               dtype, device)
+        if key not in masks:
+            with torch.inference_mode(False), torch.no_grad():
+                masks[key] = super().get_attn_mask(height, width, dtype,
+                                                   device)
+        return masks[key]
+
+
+def htsat_attention_to_sdpa(module: nn.Module) -> int:
+    """Convert transformers' CLAP/HTSAT Swin attention and blocks under
+    ``module`` to :class:`HTSATWindowAttention` / :class:`HTSATSwinLayer`,
+    in place (only the classes change; parameters and buffers stay).
+
+    Returns:
+        int: number of attention modules converted.
+    """
+    count = 0
+    for m in module.modules():
+        if type(m) is ClapAudioSelfAttention:
+            m.__class__ = HTSATWindowAttention
+            count += 1
+        elif type(m) is ClapAudioLayer:
+            m.__class__ = HTSATSwinLayer
+    return count
 
 
 @MODELS.register_module()
@@ -192,6 +327,7 @@ class HTSATAudioEncoder(BaseModule):
         self.audio_encoder = ClapAudioModel(self.config).audio_encoder
         # bn0 lives in the front end: make CLAP's own batch norm a no-op
         self.audio_encoder.batch_norm = nn.Identity()
+        htsat_attention_to_sdpa(self.audio_encoder)
 
         self.out_channels = num_features
         self.freq_ratio = freq_ratio

@@ -6,18 +6,26 @@ downloaded). Then the queries attend to the fixed prototype bank M:
 
     A = softmax((Q_a W_Q)(M W_K)^T / sqrt(d)),  Q~ = A (M W_V),
     Q = LN(Q_a + γ Q~).
+
+All attentions run through ``F.scaled_dot_product_attention`` (the Q-Former
+with transformers' ``attn_implementation='sdpa'``). The bank's keys and
+values ``M W_K``, ``M W_V`` do not depend on the input: outside autograd
+they are computed once and cached until the bank or ``W_K`` / ``W_V``
+change (:class:`~ddavs_mm.models.utils.weight_cache.WeightDerivedCache`;
+cleared by ``train()`` and ``load_state_dict``).
 """
 import logging
-import math
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from transformers import Blip2QFormerConfig, Blip2QFormerModel
 
 from ddavs_mm.registry import MODELS
+from ..utils.weight_cache import WeightDerivedCache
 from .prototype_bank import PrototypeBank
 
 DEFAULT_QFORMER_CFG = dict(
@@ -92,7 +100,8 @@ class AudioQueryModule(BaseModule):
                 f'embed_dims {embed_dims} is not divisible by the Q-Former '
                 f"num_attention_heads {cfg['num_attention_heads']}")
         self.qformer_config = Blip2QFormerConfig(
-            hidden_size=embed_dims, encoder_hidden_size=embed_dims, **cfg)
+            hidden_size=embed_dims, encoder_hidden_size=embed_dims,
+            attn_implementation='sdpa', **cfg)
         self.qformer = Blip2QFormerModel(self.qformer_config)
         self.query_embeds = nn.Parameter(
             torch.zeros(1, num_queries, embed_dims))
@@ -118,6 +127,16 @@ class AudioQueryModule(BaseModule):
             self.w_v = nn.Linear(in_channels, embed_dims, bias=qkv_bias)
         self.norm = nn.LayerNorm(embed_dims) if (
             bank is not None or final_norm) else nn.Identity()
+        self._bank_kv_cache = WeightDerivedCache()
+
+    def train(self, mode: bool = True) -> 'AudioQueryModule':
+        """Set the mode and drop the cached bank keys and values."""
+        self._bank_kv_cache.clear()
+        return super().train(mode)
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        self._bank_kv_cache.clear()
+        super()._load_from_state_dict(*args, **kwargs)
 
     @property
     def with_bank(self) -> bool:
@@ -135,17 +154,49 @@ class AudioQueryModule(BaseModule):
             query_embeds=queries.to(enc.dtype), encoder_hidden_states=enc)
         return out.last_hidden_state
 
+    def bank_key_value(self, dtype: Optional[torch.dtype] = None
+                       ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The bank's keys ``M W_K`` and values ``M W_V``, each ``[P, d]``.
+
+        Cached outside autograd while the bank and the two projections are
+        unchanged (see the module doc).
+
+        Args:
+            dtype (torch.dtype, optional): dtype of the bank fed to the
+                projections. Defaults to the bank's.
+        """
+        if self.bank is None:
+            raise RuntimeError('AudioQueryModule has no prototype bank')
+        sources = [self.bank.prototypes] + list(self.w_k.parameters()) + \
+            list(self.w_v.parameters())
+
+        def compute():
+            bank = self.bank()
+            bank = bank.to(dtype) if dtype is not None else bank
+            return self.w_k(bank), self.w_v(bank)
+
+        return self._bank_kv_cache.get(sources, compute, (dtype, ))
+
     def refine(self, q_a: torch.Tensor, return_attn: bool = False):
-        """Bank cross-attention (Eq. 4): ``Q_a [N, n, d] -> Q [N, n, d]``."""
+        """Bank cross-attention (Eq. 4): ``Q_a [N, n, d] -> Q [N, n, d]``.
+
+        With ``return_attn`` also the attention ``[N, n, P]`` (computed
+        explicitly; otherwise by SDPA).
+        """
         if self.bank is None:
             return (self.norm(q_a), None) if return_attn else self.norm(q_a)
-        bank = self.bank().to(q_a.dtype)  # [P, D]
-        key = self.w_k(bank)  # [P, d]
-        value = self.w_v(bank)
-        logits = self.w_q(q_a) @ key.t() / math.sqrt(self.embed_dims)
-        attn = logits.softmax(dim=-1)  # [N, n, P]
-        q = self.norm(q_a + self.gamma * (attn @ value))
-        return (q, attn) if return_attn else q
+        key, value = self.bank_key_value(q_a.dtype)  # [P, d]
+        query = self.w_q(q_a)
+        if return_attn:
+            logits = query @ key.t() / self.embed_dims**0.5
+            attn = logits.softmax(dim=-1)  # [N, n, P]
+            q = self.norm(q_a + self.gamma * (attn @ value))
+            return q, attn
+        n = q_a.shape[0]
+        out = F.scaled_dot_product_attention(
+            query.unsqueeze(1), key.expand(n, 1, *key.shape),
+            value.expand(n, 1, *value.shape)).squeeze(1)
+        return self.norm(q_a + self.gamma * out)
 
     def forward(self, tokens: torch.Tensor,
                 return_attn: bool = False) -> torch.Tensor:

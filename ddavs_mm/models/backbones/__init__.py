@@ -1,8 +1,13 @@
 from .freezable_mit import FreezableMixVisionTransformer
 from .mit_checkpoint import (convert_mit_state_dict, detect_mit_layout,
                              load_mit_checkpoint, read_mit_checkpoint)
+from .sdpa_mit import (SDPAEfficientMultiheadAttention,
+                       SDPAMixVisionTransformer, mit_attention_to_sdpa,
+                       multihead_sdpa)
 
 __all__ = [
-    'FreezableMixVisionTransformer', 'convert_mit_state_dict',
-    'detect_mit_layout', 'load_mit_checkpoint', 'read_mit_checkpoint'
+    'FreezableMixVisionTransformer', 'SDPAMixVisionTransformer',
+    'SDPAEfficientMultiheadAttention', 'mit_attention_to_sdpa',
+    'multihead_sdpa', 'convert_mit_state_dict', 'detect_mit_layout',
+    'load_mit_checkpoint', 'read_mit_checkpoint'
 ]
