@@ -212,7 +212,7 @@ def load_test_tool():
 def tool_args(config, checkpoint, **kwargs):
     args = dict(config=config, checkpoint=checkpoint, work_dir=None,
                 out=None, show=False, show_dir=None, wait_time=2.,
-                tta=False, no_strict=False, cfg_options=None,
+                tta=False, no_strict=False, fast=False, cfg_options=None,
                 launcher='none')
     args.update(kwargs)
     return argparse.Namespace(**args)
