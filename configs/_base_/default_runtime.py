@@ -9,9 +9,11 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # best checkpoint by J&F (JFMetric's key, no prefix), higher is better;
+    # MMEngine cannot infer the direction of 'J&F' (nor of 'auto' = 'J')
     checkpoint=dict(
         type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=3,
-        save_best='auto'),
+        save_best='J&F', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # overlays of every `interval`-th clip during val/test (tools/test.py
     # --show-dir switches `draw` on and saves PNGs)
