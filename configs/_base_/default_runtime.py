@@ -15,6 +15,9 @@ default_hooks = dict(
         type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=3,
         save_best='J&F', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # model, data, bank, pipelines, evaluator and save_best checked against
+    # each other before the first step (ddavs_mm/engine/consistency_checks)
+    consistency=dict(type='ConsistencyCheckHook'),
     # overlays of every `interval`-th clip during val/test (tools/test.py
     # --show-dir switches `draw` on and saves PNGs)
     visualization=dict(type='AVSVisualizationHook', draw=False, interval=50))
