@@ -303,9 +303,8 @@ def make_official_layout(root: str, layout: str, sr: int = 16000) -> str:
         return make_ms3(root, clips=(('vidA', 'train'), ('vidB', 'train'),
                                      ('vidC', 'val'), ('vidD', 'test')),
                         sr=sr)
-    if layout == 'avss':
+    if layout == 'avss':  # padded 5-frame clips (v1s, v1m) and v2 ones
         return make_avss(root, clips=(('uid_v1s_tr', 'v1s', 'train'),
-                                      ('uid_v1m_tr', 'v1m', 'train'),
                                       ('uid_v2_tr', 'v2', 'train'),
                                       ('uid_v1m_va', 'v1m', 'val'),
                                       ('uid_v2_te', 'v2', 'test')),
