@@ -1,6 +1,6 @@
 # Tiny DDAVS on the synthetic AVSS data set (CPU smoke training): tiny MiT,
 # narrow 2-stage HTSAT at 16 kHz, 1-layer Q-Former (width 64), 64x64 frames,
-# 71 classes incl. background. Generate the data first
+# 11 classes incl. background. Generate the data first
 # (ddavs_mm.datasets.synthetic) under data_root. Loader settings, 2-epoch
 # schedule and runtime come from ./_base_/synthetic_tiny.py; the data set,
 # semantic masks and the 'avss' metric are set here.
@@ -9,7 +9,9 @@ _base_ = ['./_base_/models/ddavs_tiny.py', './_base_/synthetic_tiny.py']
 dataset_type = 'AVSBenchSemanticDataset'
 data_root = 'data/synthetic/avss'
 avss_labels = ('v1s', 'v1m', 'v2')  # subsets used
-num_classes = 71
+# the synthetic set's label2idx.json: background + its 10 sound classes
+# (the real AVSBench-semantic has 71: configs/ddavs_mitb5_htsat_avss.py)
+num_classes = 11
 
 model = dict(
     mask_mode='semantic',

@@ -150,10 +150,17 @@ def make_avss(root: str,
                   ('uid_v2_te', 'v2', 'test')),
               sr: int = 16000,
               rgb_only: Sequence[str] = (),
-              write_label2idx: bool = True) -> str:
-    """Write an AVSS tree; clips in ``rgb_only`` have only ``labels_rgb``."""
+              write_label2idx: bool = True,
+              classes: Sequence[str] = AVSS_CLASSES) -> str:
+    """Write an AVSS tree; clips in ``rgb_only`` have only ``labels_rgb``.
+
+    ``classes`` is the ``label2idx.json`` list (background first); masks
+    use the ids 1-3, so it needs at least 4 names.
+    """
+    if len(classes) < 4:
+        raise ValueError(f'make_avss needs >= 4 classes, got {classes}')
     rows = []
-    pal = avss_palette(len(AVSS_CLASSES))
+    pal = avss_palette(4)  # masks hold ids 0-3 only
     for i, (uid, label, split) in enumerate(clips):
         rows.append([f'vid{i}', uid, 0, 10 if label == 'v2' else 5,
                      'dog', split, label])
@@ -177,7 +184,7 @@ def make_avss(root: str,
         ['vid', 'uid', 's_min', 's_max', 'a_obj', 'split', 'label'], rows)
     if write_label2idx:
         with open(osp.join(root, 'label2idx.json'), 'w') as f:
-            json.dump({c: i for i, c in enumerate(AVSS_CLASSES)}, f)
+            json.dump({c: i for i, c in enumerate(classes)}, f)
     return root
 
 
@@ -236,3 +243,73 @@ def make_vpo(root: str,
         osp.join(root, sub_dir[subset], f'vpo_{subset}_data_stereo.csv'),
         header, out_rows)
     return waves
+
+
+# -- one small data set per official layout, every split ----------------------
+#: AVSBench-semantic's class count (71 incl. background) with placeholder
+#: names: what the 71-class AVSS configs expect of a real label2idx.json.
+AVSS_71_CLASSES = ('background', ) + tuple(
+    f'class_{i:02d}' for i in range(1, 71))
+
+
+def make_vpo_subsets(root: str, sr: int = 16000) -> str:
+    """Write VPO-SS, VPO-MS and VPO-MSMI under ``root`` (= ``data/VPO``)
+    with ``train`` and ``val`` rows (VPO's ``val`` rows are our val and test
+    splits), COCO-valued masks as in VPO's own files."""
+    ss = [
+        dict(cateName='dog', img_Id=1, ann_Ids=[11], cateId=18,
+             vgg_file='ss_dog', split='train'),
+        dict(cateName='car', img_Id=2, ann_Ids=[12], cateId=3,
+             vgg_file='ss_car', split='train'),
+        dict(cateName='bird', img_Id=3, ann_Ids=[13], cateId=16,
+             vgg_file='ss_bird', split='val'),
+    ]
+    ms = [
+        dict(cateName='dog', img_Id=21, ann_Ids=[31], cateId=18,
+             vgg_file='ms_dog', split='train'),
+        dict(cateName='male', img_Id=21, ann_Ids=[32, 33], cateId=92,
+             vgg_file='ms_male', split='train'),
+        dict(cateName='car', img_Id=22, ann_Ids=[34], cateId=3,
+             vgg_file='ms_car', split='train'),
+        dict(cateName='cat', img_Id=23, ann_Ids=[35], cateId=17,
+             vgg_file='ms_cat', split='val'),
+    ]
+    msmi = [
+        dict(cateName='horse', img_Id=41, ann_Ids=[51, 52], cateId=19,
+             vgg_file='mi_horse', split='train', multi_instance=1),
+        dict(cateName='baby', img_Id=41, ann_Ids=[53], cateId=94,
+             vgg_file='mi_baby', split='train', multi_instance=1),
+        dict(cateName='car', img_Id=22, ann_Ids=[34], cateId=3,
+             vgg_file='ms_car', split='train', multi_instance=0),
+        dict(cateName='sheep', img_Id=42, ann_Ids=[54, 55], cateId=20,
+             vgg_file='mi_sheep', split='val', multi_instance=1),
+    ]
+    for subset, rows in (('ss', ss), ('ms', ms), ('msmi', msmi)):
+        make_vpo(root, subset, rows, sr=sr, mask_style='coco')
+    return root
+
+
+def make_official_layout(root: str, layout: str, sr: int = 16000) -> str:
+    """One small data set with train, val and test clips in an official
+    layout: ``'s4'``, ``'ms3'``, ``'avss'`` (71 classes, all three subsets)
+    or ``'vpo'`` (all three subsets). Returns ``root``."""
+    if layout == 's4':
+        return make_s4(root, clips=(('clipA_1', 'dog_barking', 'train'),
+                                    ('clipB_2', 'baby_laughter', 'train'),
+                                    ('clipC_3', 'dog_barking', 'val'),
+                                    ('clipD_4', 'baby_laughter', 'test')),
+                       sr=sr)
+    if layout == 'ms3':
+        return make_ms3(root, clips=(('vidA', 'train'), ('vidB', 'train'),
+                                     ('vidC', 'val'), ('vidD', 'test')),
+                        sr=sr)
+    if layout == 'avss':  # padded 5-frame clips (v1s, v1m) and v2 ones
+        return make_avss(root, clips=(('uid_v1s_tr', 'v1s', 'train'),
+                                      ('uid_v2_tr', 'v2', 'train'),
+                                      ('uid_v1m_va', 'v1m', 'val'),
+                                      ('uid_v2_te', 'v2', 'test')),
+                         sr=sr, classes=AVSS_71_CLASSES)
+    if layout == 'vpo':
+        return make_vpo_subsets(root, sr=sr)
+    raise ValueError(f'unknown layout {layout!r}; expected s4, ms3, avss or '
+                     'vpo')

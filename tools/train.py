@@ -3,6 +3,7 @@
 Examples:
     python tools/train.py configs/ddavs_tiny_synthetic_ms3.py
     python tools/train.py CONFIG --work-dir work_dirs/x --resume
+    python tools/train.py CONFIG --preflight 8   # checks, then exits
     bash tools/dist_train.sh configs/ddavs_mitb5_htsat_ms3.py 8
 """
 import argparse
@@ -43,6 +44,16 @@ def parse_args() -> argparse.Namespace:
         'model: the keys that fit, with a table of the rest (default: '
         'an error naming the file and keys)')
     add_debug_arg(parser)
+    parser.add_argument(
+        '--preflight',
+        nargs='?',
+        const=1,
+        type=int,
+        metavar='PROCESSES',
+        help='check the config on its data before a long run and exit: '
+        'build everything, run 2 training and 2 validation steps, save, '
+        'load and resume a checkpoint, report the checks and the time of an '
+        'epoch for PROCESSES processes (default 1); exit status 0 on success')
     add_common_args(parser, 'train_dataloader.batch_size=2')
     return parse_tool_args(parser)
 
@@ -88,6 +99,12 @@ def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)
     cfg = build_cfg(args)
+    if args.preflight is not None:  # one process; estimate for N
+        if args.launcher != 'none':
+            raise SystemExit('--preflight runs without a launcher; give the '
+                             'processes of the real run as --preflight N')
+        from ddavs_mm.engine.preflight import preflight_main
+        raise SystemExit(preflight_main(cfg, world_size=args.preflight))
     # MMEngine's own init needs CUDA; on CPU start a gloo group first.
     init_cpu_distributed(args.launcher)
     runner = StrictLoadRunner.from_cfg(cfg)

@@ -9,12 +9,17 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # MMEngine's CheckpointHook with every save atomic: a kill at any
-    # instant leaves a complete checkpoint named by last_checkpoint
+    # MMEngine's CheckpointHook with every save atomic (a kill at any
+    # instant leaves a complete checkpoint named by last_checkpoint); the
+    # best checkpoint by J&F (JFMetric's key, no prefix), higher is better:
+    # MMEngine cannot infer the direction of 'J&F' (nor of 'auto' = 'J')
     checkpoint=dict(
         type='AtomicCheckpointHook', by_epoch=True, interval=1,
-        max_keep_ckpts=3, save_best='auto'),
+        max_keep_ckpts=3, save_best='J&F', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # model, data, bank, pipelines, evaluator and save_best checked against
+    # each other before the first step (ddavs_mm/engine/consistency_checks)
+    consistency=dict(type='ConsistencyCheckHook'),
     # overlays of every `interval`-th clip during val/test (tools/test.py
     # --show-dir switches `draw` on and saves PNGs)
     visualization=dict(type='AVSVisualizationHook', draw=False, interval=50))

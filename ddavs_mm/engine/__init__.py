@@ -1,6 +1,8 @@
 from .dist import DeviceAwareDistributedDataParallel, init_cpu_distributed
 from .worker_init import epoch_varying_worker_init_fn
-from .hooks import AtomicCheckpointHook, AVSVisualizationHook, RNGStateHook
+from .consistency_checks import ConsistencyError, run_consistency_checks
+from .hooks import (AtomicCheckpointHook, AVSVisualizationHook,
+                    ConsistencyCheckHook, RNGStateHook)
 from .optimizers import (AutocastOptimWrapper, MergedParamGroupsConstructor,
                          merge_param_groups)
 from .strict_load_runner import StrictLoadRunner
@@ -8,7 +10,8 @@ from .strict_pretrained_init import StrictPretrainedInit
 
 __all__ = [
     'DeviceAwareDistributedDataParallel', 'init_cpu_distributed',
-    'RNGStateHook', 'AVSVisualizationHook', 'AutocastOptimWrapper',
+    'RNGStateHook', 'AVSVisualizationHook', 'ConsistencyCheckHook',
+    'ConsistencyError', 'run_consistency_checks', 'AutocastOptimWrapper',
     'MergedParamGroupsConstructor', 'merge_param_groups',
     'epoch_varying_worker_init_fn', 'AtomicCheckpointHook',
     'StrictLoadRunner', 'StrictPretrainedInit'

@@ -17,5 +17,15 @@ train_pipeline = [
     dict(type='PackAVSInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# evaluated at the frame size it trains at
+test_pipeline = [
+    dict(type='LoadClipFrames'),
+    dict(type='LoadClipMasks', mask_mode='binary'),
+    dict(type='LoadAudio', sample_rate=16000),
+    dict(type='ClipResize', scale=(64, 64)),
+    dict(type='PackAVSInputs'),
+]
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
 # compare the trained weights themselves, not their moving average
 custom_hooks = [dict(type='RNGStateHook')]

@@ -23,6 +23,12 @@ from ..functional import (
 )
 
 _MODES = ('avsbench', 'avss', 'vpo')
+#: keys of ``compute_metrics`` per mode (without per-class keys)
+_METRIC_NAMES = dict(
+    avsbench=('J', 'F', 'J&F', 'J_batch_independent', 'F_batch_independent',
+              'J&F_batch_independent'),
+    avss=('J', 'F', 'J&F', 'mIoU'),
+    vpo=('J', 'F', 'J&F', 'mIoU'))
 _AVSBENCH_KEYS = ('inter', 'union', 'tp', 'pred_count', 'gt_count')
 
 
@@ -169,6 +175,12 @@ class JFMetric(BaseMetric):
         meta = self.dataset_meta or {}
         classes = meta.get('classes')
         return len(classes) if classes else None
+
+    @property
+    def metric_names(self) -> tuple:
+        """Keys of :meth:`compute_metrics` in this mode, in order (before
+        the evaluator's prefix; without the per-class keys)."""
+        return _METRIC_NAMES[self.mode]
 
     def _class_names(self, num_classes: int) -> List[str]:
         classes = (self.dataset_meta or {}).get('classes')
