@@ -1,6 +1,7 @@
 """Checkpoints that survive a kill at any instant, and resume that says what
 it finds: AtomicCheckpointHook, atomic_file, StrictLoadRunner.load_or_resume.
 """
+import itertools
 import json
 import os
 import os.path as osp
@@ -54,6 +55,9 @@ def test_remove_stale_temporaries_only_touches_its_own(tmp_path):
                                             'x.tmp-1']
 
 
+_RUNNER_IDS = itertools.count()
+
+
 def _toy_runner(tmp_path, work_dir, epochs=2, **cfg_options):
     from mmengine.config import Config
 
@@ -65,6 +69,9 @@ def _toy_runner(tmp_path, work_dir, epochs=2, **cfg_options):
     cfg = Config.fromfile(str(cfg_file))
     cfg.work_dir = str(work_dir)
     cfg.launcher = 'none'
+    # a name of its own: MMEngine keys its logger (and log file) by the
+    # experiment name, which otherwise is the config name and the second
+    cfg.experiment_name = f'toy_{next(_RUNNER_IDS)}_{os.getpid()}'
     cfg.merge_from_dict(cfg_options)
     return StrictLoadRunner.from_cfg(cfg)
 

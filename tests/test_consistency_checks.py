@@ -279,13 +279,14 @@ def test_pipeline_frame_size():
 
 
 def test_frame_sizes_agree_or_error():
-    r64 = built(dict(type='ClipResize', scale=(64, 64)))
-    crop = built(dict(type='ClipShortSideResize', short_side=64),
+    load = dict(type='LoadClipFrames')
+    r64 = built(load, dict(type='ClipResize', scale=(64, 64)))
+    crop = built(load, dict(type='ClipShortSideResize', short_side=64),
                  dict(type='ClipCenterCrop', crop_size=64))
     line = check_frame_sizes([('train_dataloader', crop, 8),
                               ('val_dataloader', r64, 4)])
     assert '64x64' in line
-    r96 = built(dict(type='ClipResize', scale=(96, 80)))
+    r96 = built(load, dict(type='ClipResize', scale=(96, 80)))
     with pytest.raises(ConsistencyError) as err:
         check_frame_sizes([('train_dataloader', crop, 8),
                            ('test_dataloader', r96, 4)])
@@ -295,12 +296,17 @@ def test_frame_sizes_agree_or_error():
                  'test_dataloader.dataset.pipeline gives 80x96',
                  'ClipResize(scale=(96, 80)'):
         assert part in msg, (part, msg)
-    keep = built(dict(type='ClipResize', scale=(64, 64), keep_ratio=True))
+    keep = built(load, dict(type='ClipResize', scale=(64, 64),
+                            keep_ratio=True))
     with pytest.raises(ConsistencyError,
                        match=r'val_dataloader stacks 4 clips per batch .* '
                        r'varying size'):
         check_frame_sizes([('val_dataloader', keep, 4)])
     assert 'batch 1' in check_frame_sizes([('val_dataloader', keep, 1)])
+    # a pipeline that reads no frames (another model's data) is not sized,
+    # even when it stacks several samples and the others are fixed
+    assert '64x64' in check_frame_sizes([('train_dataloader', [], 4),
+                                         ('val_dataloader', r64, 4)])
 
 
 # -- save_best ----------------------------------------------------------------

@@ -435,6 +435,9 @@ def check_frame_sizes(
     """
     sizes: List[Tuple[str, Size, str]] = []
     for where, transforms, batch_size in loaders:
+        if not any(type(t).__name__.startswith('LoadClipFrames')
+                   for t in transforms):
+            continue  # the pipeline reads no frames: nothing to size
         size, by = pipeline_frame_size(transforms)
         if size is None:
             if batch_size > 1:
@@ -612,8 +615,10 @@ def run_consistency_checks(runner: Any, stage: str = 'train',
                                                   'num_classes'))
 
     def wanted(name: str) -> bool:
+        # a model that is not an AVS segmentor (no classes / mask mode)
+        # only gets the checks that do not read its parts
         return name not in skip and (has_classes or name not in (
-            'classes', 'metric', 'bank'))
+            'classes', 'metric', 'bank', 'audio'))
     if stage == 'train':
         data = [('train_dataloader.dataset', runner.train_dataloader)]
         if runner.val_loop is not None:
