@@ -26,10 +26,9 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from .prototype_bank_builder import (collect_single_source_items,
-                                     iter_single_source_segments,
-                                     synthetic_sound_label,
-                                     synthetic_sound_labels)
+from ddavs_mm.datasets.single_source_segments import (
+    collect_single_source_items, iter_segments, synthetic_sound_label,
+    synthetic_sound_labels)
 
 
 def collect_synthetic_mixture_segments(data_root: str,
@@ -171,7 +170,7 @@ def pretrain_audio_encoder(config: Union[str, Config],
         items, names, _ = collect_single_source_items(
             source, data_root, split, **source_kwargs)
         wavs, labels = [], []
-        for wav, class_id, _ in iter_single_source_segments(
+        for wav, class_id, _ in iter_segments(
                 items, sr, progress=progress):
             wavs.append(wav)
             labels.append(class_id)

@@ -39,8 +39,8 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from .prototype_bank_builder import (synthetic_sound_label,
-                                     synthetic_sound_labels)
+from ddavs_mm.datasets.single_source_segments import (
+    synthetic_sound_label, synthetic_sound_labels)
 
 
 def collect_synthetic_object_frames(data_root: str,
