@@ -64,7 +64,8 @@ class ObjectSegmentationPretrainer(BaseModel):
                 w]``) or ``'loss'`` (dict with ``loss`` and the batch's
                 foreground pixel ``accuracy``).
         """
-        x = (inputs.permute(0, 3, 1, 2).float() - self.mean) / self.std
+        x = inputs.permute(0, 3, 1, 2).contiguous().float()  # NCHW memory
+        x = (x - self.mean) / self.std
         if self.training and self.flip_prob and gt_seg is not None:
             flip = torch.rand(len(x), device=x.device) < self.flip_prob
             x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
