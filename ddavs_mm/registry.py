@@ -14,6 +14,7 @@ from mmseg.registry import MODELS as MMSEG_MODELS
 from mmseg.registry import \
     OPTIM_WRAPPER_CONSTRUCTORS as MMSEG_OPTIM_WRAPPER_CONSTRUCTORS
 from mmseg.registry import OPTIM_WRAPPERS as MMSEG_OPTIM_WRAPPERS
+from mmseg.registry import PARAM_SCHEDULERS as MMSEG_PARAM_SCHEDULERS
 from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
 from mmseg.registry import VISBACKENDS as MMSEG_VISBACKENDS
 from mmseg.registry import VISUALIZERS as MMSEG_VISUALIZERS
@@ -49,6 +50,11 @@ HOOKS = Registry(
 OPTIM_WRAPPERS = Registry(
     'optim_wrapper',
     parent=MMSEG_OPTIM_WRAPPERS,
+    scope=SCOPE,
+    locations=['ddavs_mm.engine'])
+PARAM_SCHEDULERS = Registry(
+    'parameter scheduler',
+    parent=MMSEG_PARAM_SCHEDULERS,
     scope=SCOPE,
     locations=['ddavs_mm.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(

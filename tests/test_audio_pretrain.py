@@ -6,8 +6,9 @@ import torch
 from mmengine.config import Config
 
 from ddavs_mm.apis.audio_encoder_pretrain import (
-    collect_synthetic_mixture_segments, encoder_state_in_clap_layout,
-    pretrain_audio_encoder)
+    encoder_state_in_clap_layout, pretrain_audio_encoder)
+from ddavs_mm.datasets.audio_seconds_dataset import \
+    collect_synthetic_mixture_segments
 from ddavs_mm.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -38,7 +39,8 @@ def test_pretrain_learns_and_loads_back(data_root, tmp_path):
     out = str(tmp_path / 'enc.pth')
     res = pretrain_audio_encoder(CFG, 'synthetic', data_root, out, epochs=3,
                                  batch_size=16, lr=3e-3, seed=0,
-                                 progress=False)
+                                 progress=False,
+                                 work_dir=str(tmp_path / 'wd1'))
     assert osp.isfile(out) and res['num_segments'] > 0
     assert res['losses'][-1] < res['losses'][0]
     # the file loads through the encoder's own `pretrained` argument
@@ -60,7 +62,8 @@ def test_pretrain_by_size_bin_labels(data_root, tmp_path):
     out = str(tmp_path / 'enc_sound.pth')
     res = pretrain_audio_encoder(CFG, 'synthetic', data_root, out, epochs=1,
                                  batch_size=16, seed=0, progress=False,
-                                 by_size_bin=True)
+                                 by_size_bin=True,
+                                 work_dir=str(tmp_path / 'wd2'))
     assert res['num_classes'] == 30
     meta = torch.load(out, weights_only=True)['meta']
     assert meta['classes'][:3] == ['bell-large', 'bell-medium', 'bell-small']
@@ -101,7 +104,8 @@ def test_pretrain_mixtures(data_root, tmp_path):
     out = str(tmp_path / 'enc_mix.pth')
     res = pretrain_audio_encoder(CFG, 'synthetic', data_root, out, epochs=2,
                                  batch_size=16, seed=0, progress=False,
-                                 mixtures=True, by_size_bin=True)
+                                 mixtures=True, by_size_bin=True,
+                                 work_dir=str(tmp_path / 'wd3'))
     assert res['num_segments'] == 30 and res['num_classes'] == 30
     assert res['losses'][-1] < res['losses'][0]
     assert 0.0 <= res['train_accuracy'] <= 1.0
@@ -109,7 +113,7 @@ def test_pretrain_mixtures(data_root, tmp_path):
     assert meta['mixtures'] is True
     with pytest.raises(ValueError, match='synthetic'):
         pretrain_audio_encoder(CFG, 's4', data_root, out, mixtures=True,
-                               progress=False)
+                               progress=False, work_dir=str(tmp_path / 'wd4'))
 
 
 def test_pretrain_cli_rejects_by_size_bin_on_real_sources(tmp_path):

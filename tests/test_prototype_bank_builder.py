@@ -1,5 +1,8 @@
 """Prototype bank builder: K-means selection, data sources, file round trip."""
+import json
 import os.path as osp
+import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -9,12 +12,16 @@ import torch
 import ddavs_mm  # noqa: F401
 from ddavs_mm.apis.prototype_bank_builder import (build_audio_encoder,
                                                   build_prototype_bank,
-                                                  cluster_bank,
-                                                  collect_single_source_items,
-                                                  embed_items,
+                                                  cluster_bank, embed_items,
                                                   select_prototypes)
+from ddavs_mm.datasets.single_source_segments import \
+    collect_single_source_items
 from ddavs_mm.datasets.synthetic import generate_synthetic_avs, load_info
 from ddavs_mm.models.audio_query import PrototypeBank
+from ddavs_mm.models.audio_query.prototype_bank import load_bank, save_bank
+
+sys.path.insert(0, osp.dirname(__file__))
+from avs_fixtures import make_avss, write_gray_png  # noqa: E402
 
 # the narrow 2-stage HTSAT of configs/_base_/models/ddavs_tiny.py (D = 64)
 TINY_ENCODER = dict(
@@ -79,14 +86,17 @@ def test_select_prototypes_two_clusters_picks_nearest_points():
     b = np.array([[10.0, 10.0], [10.5, 9.8], [9.0, 10.1], [10.2, 11.0],
                   [9.9, 9.1], [10.8, 10.6]])
     x = np.concatenate([a, b])  # rows 0-4: cluster A, rows 5-10: B (larger)
-    sel, info = select_prototypes(x, num_clusters=2, per_cluster=1, seed=0)
+    sel, real, info = select_prototypes(x, num_clusters=2, per_cluster=1,
+                                        seed=0)
     near_a = int(np.argmin(((a - a.mean(0))**2).sum(1)))
     near_b = 5 + int(np.argmin(((b - b.mean(0))**2).sum(1)))
     # largest cluster first, each prototype is the point nearest its mean
     assert sel.tolist() == [near_b, near_a]
     assert info['cluster_sizes'] == [6, 5] and info['k'] == 2
+    assert real.tolist() == [True, True] and info['rule'] is None
 
-    sel2, info2 = select_prototypes(x, num_clusters=2, per_cluster=2, seed=0)
+    sel2, _, info2 = select_prototypes(x, num_clusters=2, per_cluster=2,
+                                       seed=0)
     db = ((b - b.mean(0))**2).sum(1)
     da = ((a - a.mean(0))**2).sum(1)
     assert sel2.tolist() == (5 + np.argsort(db)[:2]).tolist() + \
@@ -97,13 +107,27 @@ def test_select_prototypes_two_clusters_picks_nearest_points():
 def test_select_prototypes_small_class_rule():
     x = np.arange(6, dtype=np.float64).reshape(3, 2)
     with pytest.warns(UserWarning, match='ragged'):
-        sel, info = select_prototypes(x, num_clusters=5, per_cluster=1)
+        sel, real, info = select_prototypes(x, num_clusters=5, per_cluster=1)
     assert info['k'] == 3 and sorted(sel.tolist()) == [0, 1, 2]
+    assert real.all() and info['rule'] == 'fewer'
     with pytest.warns(UserWarning):
-        sel, info = select_prototypes(x, num_clusters=5, per_cluster=2)
+        sel, real, info = select_prototypes(x, num_clusters=5, per_cluster=2)
     assert info['k'] == 1 and info['per_cluster'] == 2 and len(set(sel)) == 2
-    with pytest.raises(ValueError, match='strict'):
-        select_prototypes(x, num_clusters=5, strict=True)
+    # K=1 centre = the mean, row 1: it and then row 0 (tie with row 2, the
+    # lower index wins)
+    assert sel.tolist() == [1, 0]
+    # duplicate: the 3 real prototypes, then the first 2 again
+    with pytest.warns(UserWarning, match='duplicated up to 5'):
+        sel_d, real_d, info_d = select_prototypes(
+            x, num_clusters=5, per_cluster=1, small_class='duplicate')
+    assert sel_d.tolist() == sel_d[:3].tolist() + sel_d[:2].tolist()
+    assert sorted(sel_d[:3].tolist()) == [0, 1, 2]
+    assert real_d.tolist() == [True] * 3 + [False] * 2
+    assert info_d['rule'] == 'duplicate' and info_d['k'] == 3
+    with pytest.raises(ValueError, match="small_class='error'"):
+        select_prototypes(x, num_clusters=5, small_class='error')
+    with pytest.raises(ValueError, match='small_class must be'):
+        select_prototypes(x, num_clusters=1, small_class='pad')
     with pytest.raises(ValueError, match='non-empty'):
         select_prototypes(np.zeros((0, 2)), num_clusters=1)
 
@@ -118,6 +142,54 @@ def test_cluster_bank_ragged_class_ids():
     assert out['class_ids'].tolist() == [0, 0, 0, 2, 2, 2, 2]
     assert np.array_equal(out['prototypes'], feats[out['indices']])
     assert out['per_class']['a']['k'] == 3 and out['per_class']['c']['k'] == 4
+    assert out['real'].all() and out['per_class']['a']['num_real'] == 3
+    with pytest.warns(UserWarning):
+        dup = cluster_bank(feats, ids, ['a', 'b', 'c'], num_clusters=4,
+                           small_class='duplicate')
+    # class 0 padded to K = 4 rows, one of them a duplicate
+    assert dup['class_ids'].tolist() == [0] * 4 + [2] * 4
+    assert dup['real'].tolist() == [True] * 3 + [False] + [True] * 4
+    assert dup['indices'][3] == dup['indices'][0]
+    assert dup['per_class']['a']['num_prototypes'] == 4
+
+
+def _selection_by_hand(x, labels, centres, m):
+    """The documented rule with exact squared distances and plain loops:
+    clusters largest first (ties: the lower index of their nearest
+    feature); per centre its own members nearest first, then the other
+    features nearest first, lower index on equal distance, none twice."""
+    n, k = len(x), len(centres)
+    d = [[float(((x[i] - centres[j])**2).sum()) for j in range(k)]
+         for i in range(n)]
+    size = [int((labels == j).sum()) for j in range(k)]
+    near = [min(range(n), key=lambda i: (d[i][j], i)) for j in range(k)]
+    taken, out = set(), []
+    for j in sorted(range(k), key=lambda j: (-size[j], near[j])):
+        rank = sorted(range(n), key=lambda i: (labels[i] != j, d[i][j], i))
+        picks = [i for i in rank if i not in taken][:m]
+        taken.update(picks)
+        out += picks
+    return out
+
+
+@pytest.mark.parametrize('k,m', [(3, 1), (4, 2), (2, 3)])
+def test_select_prototypes_matches_the_rule_by_hand(k, m):
+    """km.transform's distances give the selection that exact distances
+    give, ties included (the 2-member clusters of these small classes)."""
+    from sklearn.cluster import KMeans
+    rng = np.random.default_rng(k * 10 + m)
+    for trial in range(5):
+        n = int(rng.integers(k * m, k * m + 8))
+        x = rng.normal(size=(n, 6)).astype(np.float32)
+        x[-1] = x[0]  # a duplicated feature: an exact tie
+        sel, real, info = select_prototypes(x, k, m, seed=trial, n_init=3)
+        with warnings.catch_warnings():  # the duplicate: fewer clusters
+            warnings.simplefilter('ignore')
+            km = KMeans(n_clusters=k, init='k-means++', n_init=3,
+                        random_state=trial).fit(x.astype(np.float64))
+        assert sel.tolist() == _selection_by_hand(
+            x.astype(np.float64), km.labels_, km.cluster_centers_, m)
+        assert real.all() and len(set(sel.tolist())) == k * m
 
 
 # ----------------------------------------------------------- data sources
@@ -164,8 +236,8 @@ def test_s4_source_matches_synthetic_index(syn_s4):
 
 
 def test_avss_source_class_from_label_maps(syn_avss):
-    items, names, notes = collect_single_source_items('avss', syn_avss,
-                                                      'train')
+    items, names, notes = collect_single_source_items(
+        'avss', syn_avss, 'train', labels=('v1s', ))
     assert names[0] == 'background'
     info = load_info(syn_avss)
     v1s = {c['clip_id']: c for c in info['clips'] if c['subset'] == 'v1s'}
@@ -173,7 +245,176 @@ def test_avss_source_class_from_label_maps(syn_avss):
     for it in items:
         src = v1s[it.clip_id]['sources'][0]
         assert names[it.class_id] == src['class_name']
-        assert it.num_seconds == FRAMES
+        assert it.num_seconds == FRAMES and it.seconds == list(range(FRAMES))
+
+
+def test_avss_rule_against_synthetic_ground_truth(syn_avss):
+    """v1s + v1m + v2 on a synthetic AVSS set, whose sidecar knows which
+    sources sound in every second: each second the rule takes has its
+    class audible then, and every second in which one on-screen source
+    sounds alone is found with its class."""
+    items, names, notes = collect_single_source_items('avss', syn_avss,
+                                                      'train')
+    info = load_info(syn_avss)
+    clips = {c['clip_id']: c for c in info['clips']}
+    assert {it.subset for it in items} == {'v1s', 'v1m', 'v2'}
+    got = {}
+    for it in items:
+        assert it.num_classes == 1
+        assert it.num_seconds == len(clips[it.clip_id]['frame_paths'])
+        for s in it.seconds:
+            assert (it.clip_id, s) not in got  # one class per second
+            got[it.clip_id, s] = names[it.class_id]
+            audible = {src['class_name'] for src in
+                       clips[it.clip_id]['sources'] if src['active'][s]}
+            assert names[it.class_id] in audible
+    truth = [e for e in info['single_source_index']
+             if e['split'] == 'train' and e['onscreen']]
+    assert truth
+    for e in truth:
+        assert got[e['clip_id'], e['second']] == names[e['class_id'] + 1]
+    assert set(notes['present_classes']) == set(got.values())
+
+
+@pytest.fixture
+def avss_root(tmp_path):
+    """make_avss's train clips (v1s: dog; v1m frames: dog guitar man dog
+    guitar; v2 frames: dog guitar man x3, dog) with three label maps
+    rewritten and a fifth class, piano, labelled only beside man."""
+    from avs_fixtures import AVSS_CLASSES, SIZE
+    root = make_avss(str(tmp_path / 'AVSS'))
+    with open(osp.join(root, 'label2idx.json'), 'w') as f:
+        json.dump({c: i for i, c in
+                   enumerate(AVSS_CLASSES + ('piano', ))}, f)
+
+    def label(sub, uid, j, arr):
+        write_gray_png(osp.join(root, sub, uid, 'labels_semantic',
+                                f'{j}.png'), arr)
+
+    two = np.zeros((SIZE, SIZE), np.uint8)
+    two[4:12, 4:12], two[20:28, 4:12] = 3, 4  # man + piano
+    label('v1m', 'uid_v1m_tr', 2, two)
+    label('v2', 'uid_v2_tr', 9, np.zeros((SIZE, SIZE), np.uint8))
+    ignore = np.zeros((SIZE, SIZE), np.uint8)
+    ignore[4:12, 4:12], ignore[0:2] = 2, 255  # guitar + ignore pixels
+    label('v2', 'uid_v2_tr', 4, ignore)
+    return root
+
+
+def test_avss_official_layout_counts_by_hand(avss_root):
+    items, names, notes = collect_single_source_items('avss', avss_root)
+    assert names == ['background', 'dog', 'guitar', 'man', 'piano']
+    got = sorted((it.clip_id, it.subset, names[it.class_id], it.seconds,
+                  it.num_seconds) for it in items)
+    assert got == [
+        ('uid_v1m_tr', 'v1m', 'dog', [0, 3], 5),
+        ('uid_v1m_tr', 'v1m', 'guitar', [1, 4], 5),
+        ('uid_v1s_tr', 'v1s', 'dog', [0, 1, 2, 3, 4], 5),
+        ('uid_v2_tr', 'v2', 'dog', [0, 3, 6], 10),
+        ('uid_v2_tr', 'v2', 'guitar', [1, 4, 7], 10),
+        ('uid_v2_tr', 'v2', 'man', [2, 5, 8], 10),
+    ]
+    assert notes['present_classes'] == ['dog', 'guitar', 'man', 'piano']
+    assert notes['single_source_seconds_by_subset'] == dict(
+        dog=dict(v1s=5, v1m=2, v2=3), guitar=dict(v1s=0, v1m=2, v2=3),
+        man=dict(v1s=0, v1m=0, v2=3), piano=dict(v1s=0, v1m=0, v2=0))
+    fb = notes['fallback_items']
+    assert list(fb) == [4] and len(fb[4]) == 1
+    assert (fb[4][0].clip_id, fb[4][0].seconds, fb[4][0].num_classes) == \
+        ('uid_v1m_tr', [2], 2)
+    # v1s alone: the one clip, all its seconds
+    v1s, _, _ = collect_single_source_items('avss', avss_root,
+                                            labels=('v1s', ))
+    assert [(it.clip_id, it.seconds) for it in v1s] == \
+        [('uid_v1s_tr', [0, 1, 2, 3, 4])]
+
+
+def test_avss_bank_every_class_duplicate_rule(avss_root, tmp_path, capsys):
+    """dog 10 / guitar 5 / man 3 single-source seconds, piano 1 mixed one:
+    with K=5 man and piano are padded by duplicates, and the file says
+    how many prototypes are real."""
+    out = str(tmp_path / 'avss_bank.pt')
+    enc_cfg = tmp_path / 'enc.py'
+    enc_cfg.write_text(f'model = dict(audio_encoder={TINY_ENCODER!r})\n')
+    with pytest.warns(UserWarning):
+        run_cli([str(enc_cfg), '--source', 'avss', '--data-root', avss_root,
+                 '--out', out, '--small-class', 'duplicate',
+                 '--no-progress'])
+    printed = capsys.readouterr().out
+    summary = json.loads(printed[printed.index('{\n "out"'):])
+    assert summary['shape'] == [20, D] and summary['classes'] == 4
+    assert summary['fallback_classes'] == dict(
+        piano=dict(seconds=1, classes_per_second=2))
+    assert summary['small_classes'] == dict(man='duplicate',
+                                            piano='duplicate')
+    bank = PrototypeBank(bank_path=out, embed_dims=D)
+    assert bank.class_ids.tolist() == [1] * 5 + [2] * 5 + [3] * 5 + [4] * 5
+    assert bank.real_prototypes_per_class == {1: 5, 2: 5, 3: 3, 4: 1}
+    assert bank.real.tolist() == [True] * 13 + [False] * 2 + \
+        [True] + [False] * 4
+    bi = bank.build_info
+    assert bi['counts_per_class'] == dict(dog=10, guitar=5, man=3, piano=1)
+    assert bi['real_prototypes_per_class'] == dict(dog=5, guitar=5, man=3,
+                                                   piano=1)
+    assert bi['prototypes_per_class'] == dict(dog=5, guitar=5, man=5,
+                                              piano=5)
+    assert bi['small_classes'] == dict(man='duplicate', piano='duplicate')
+    assert bi['fallback_classes'] == dict(
+        piano=dict(seconds=1, classes_per_second=2))
+    assert bi['missing_classes'] == []
+    assert bi['prototype_sources'][15:] == ['uid_v1m_tr@2'] * 5
+    # duplicates repeat the class's own real rows, largest cluster first
+    p = bank.prototypes
+    assert torch.equal(p[13], p[10]) and torch.equal(p[14], p[11])
+    assert len({s for s in bi['prototype_sources'][10:13]}) == 3
+    assert sorted(s.split('@')[1] for s in
+                  bi['prototype_sources'][10:13]) == ['2', '5', '8']
+    # the same bank in .npz keeps the flags; .npy cannot and refuses
+    data = load_bank(out)
+    npz = save_bank(str(tmp_path / 'b.npz'), data['prototypes'],
+                    data['class_ids'], data['class_names'],
+                    data['build_info'], real=data['real'])
+    assert torch.equal(load_bank(npz)['real'], data['real'])
+    with pytest.raises(ValueError, match='duplicated'):
+        save_bank(str(tmp_path / 'b.npy'), data['prototypes'],
+                  data['class_ids'], real=data['real'])
+
+
+def test_avss_bank_fewer_rule_and_no_fallback(avss_root):
+    with pytest.warns(UserWarning):
+        res = build_prototype_bank(dict(TINY_ENCODER), 'avss', avss_root,
+                                   progress=False)
+    assert res['class_ids'].tolist() == [1] * 5 + [2] * 5 + [3] * 3 + [4]
+    assert res['real'].all()
+    bi = res['build_info']
+    assert bi['small_classes'] == dict(man='fewer', piano='fewer')
+    assert bi['clusters']['man']['k'] == 3
+    with pytest.warns(UserWarning):
+        res = build_prototype_bank(dict(TINY_ENCODER), 'avss', avss_root,
+                                   mixed_fallback=False, progress=False)
+    assert 4 not in res['class_ids'].tolist()
+    assert res['build_info']['missing_classes'] == ['piano']
+    assert res['build_info']['fallback_classes'] == {}
+    with pytest.warns(UserWarning), pytest.raises(ValueError,
+                                                  match='man'):
+        build_prototype_bank(dict(TINY_ENCODER), 'avss', avss_root,
+                             small_class='error', progress=False)
+
+
+def test_bank_file_without_real_flags_is_all_real(tmp_path):
+    """Banks written before the flags existed load with every row real."""
+    path = str(tmp_path / 'old.pt')
+    torch.save(dict(prototypes=torch.ones(3, 2),
+                    class_ids=torch.tensor([0, 0, 1])), path)
+    bank = PrototypeBank(bank_path=path)
+    assert bank.real.tolist() == [True] * 3
+    assert bank.real_prototypes_per_class == {0: 2, 1: 1}
+    assert 'real' not in bank.state_dict()  # checkpoints keep their keys
+    torch.save(dict(prototypes=torch.ones(3, 2),
+                    class_ids=torch.tensor([0, 0, 1]),
+                    real=torch.tensor([1, 0, 1])), path)
+    with pytest.raises(ValueError, match='real must be a bool'):
+        load_bank(path)
 
 
 def test_bad_inputs(syn_s4, tmp_path):
@@ -202,13 +443,22 @@ def test_encoder_weights_from_model_checkpoint(tmp_path):
     assert any(not torch.equal(a, b) for a, b in zip(
         ref.state_dict().values(), other.state_dict().values()))
     ckpt = str(tmp_path / 'ddavs.pth')
-    torch.save(dict(state_dict={f'audio_encoder.{k}': v
-                                for k, v in ref.state_dict().items()}), ckpt)
+    state = {f'audio_encoder.{k}': v for k, v in ref.state_dict().items()}
+    state['backbone.stem.weight'] = torch.zeros(3)  # another sub-model
+    torch.save(dict(state_dict=state, meta=dict(epoch=1)), ckpt)
     enc, info = build_audio_encoder(dict(TINY_ENCODER), checkpoint=ckpt)
     assert info['checkpoint'] == ckpt and 'model checkpoint' in \
         info['weights']
     for k, v in ref.state_dict().items():
         assert torch.equal(enc.state_dict()[k], v), k
+    # a missing encoder weight is an error naming the file and the key
+    gone = min(k for k in state if k.startswith('audio_encoder.audio'))
+    del state[gone]
+    bad = str(tmp_path / 'ddavs_bad.pth')
+    torch.save(dict(state_dict=state), bad)
+    key = gone[len('audio_encoder.'):].replace('.', r'\.')
+    with pytest.raises(ValueError, match=rf'(?s)ddavs_bad\.pth.*: {key}'):
+        build_audio_encoder(dict(TINY_ENCODER), checkpoint=bad)
     with pytest.raises(ValueError, match='suffix'):
         build_prototype_bank(dict(TINY_ENCODER), 'synthetic', str(tmp_path),
                              out=str(tmp_path / 'bank.txt'))

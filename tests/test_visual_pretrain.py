@@ -1,5 +1,6 @@
 """Visual-encoder pretraining on the objects of synthetic frames (main job
 step 3)."""
+import os
 import os.path as osp
 
 import numpy as np
@@ -7,8 +8,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from ddavs_mm.apis.visual_encoder_pretrain import (
-    collect_synthetic_object_frames, pretrain_visual_encoder)
+from ddavs_mm.apis.visual_encoder_pretrain import pretrain_visual_encoder
+from ddavs_mm.datasets.synthetic_object_frames_dataset import \
+    collect_synthetic_object_frames
 from ddavs_mm.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -89,7 +91,8 @@ def test_pretrain_learns_and_loads_through_init_cfg(data_root, tmp_path):
     out = str(tmp_path / 'mit.pth')
     res = pretrain_visual_encoder(CFG, data_root, out, epochs=8,
                                   batch_size=10, lr=3e-3, channels=16,
-                                  seed=0, progress=False)
+                                  seed=0, progress=False,
+                                  work_dir=str(tmp_path / 'wd1'))
     assert res['num_frames'] == 20 and res['num_classes'] == 31
     assert res['losses'][-1] < 0.9 * res['losses'][0]
     # 30 object labels: chance is ~0.03 of the foreground pixels
@@ -124,7 +127,8 @@ def test_pretrain_learns_and_loads_through_init_cfg(data_root, tmp_path):
     out2 = str(tmp_path / 'mit2.pth')
     res2 = pretrain_visual_encoder(CFG, data_root, out2, epochs=8,
                                    batch_size=10, lr=3e-3, channels=16,
-                                   seed=0, progress=False)
+                                   seed=0, progress=False,
+                                   work_dir=str(tmp_path / 'wd2'))
     assert res2['losses'] == res['losses']
 
 
@@ -135,7 +139,7 @@ def test_pretrain_head_is_as_wide_as_the_mask_decoder(data_root, tmp_path):
     cfg = Config.fromfile(CFG)
     cfg.model.decode_head.mask_decoder.channels = 24
     pretrain_visual_encoder(cfg, data_root, out, epochs=1, batch_size=10,
-                            progress=False)
+                            progress=False, work_dir=str(tmp_path / 'wd3'))
     state = torch.load(out, weights_only=True)['state_dict']
     assert state['head.fusion_conv.conv.weight'].shape[:2] == (24, 4 * 24)
 
@@ -144,10 +148,12 @@ def test_pretrain_label_stride_must_match_the_head(data_root, tmp_path):
     with pytest.raises(ValueError, match='label_stride'):
         pretrain_visual_encoder(CFG, data_root, str(tmp_path / 'x.pth'),
                                 epochs=1, batch_size=10, channels=8,
-                                label_stride=2, progress=False)
+                                label_stride=2, progress=False,
+                                work_dir=str(tmp_path / 'wd4'))
     with pytest.raises(ValueError, match='label_stride'):
         pretrain_visual_encoder(CFG, data_root, str(tmp_path / 'x.pth'),
-                                epochs=1, label_stride=0, progress=False)
+                                epochs=1, label_stride=0, progress=False,
+                                work_dir=str(tmp_path / 'wd5'))
     assert not osp.exists(str(tmp_path / 'x.pth'))
 
 
@@ -159,10 +165,27 @@ def test_pretrain_cli(data_root, tmp_path):
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
     out = str(tmp_path / 'cli.pth')
-    res = cli.main([CFG, '--data-root', data_root, '--out', out,
-                    '--epochs', '1', '--batch-size', '10', '--channels', '8',
-                    '--by-class'])
+    work = str(tmp_path / 'cli_work')
+    args = [CFG, '--data-root', data_root, '--out', out, '--epochs', '2',
+            '--batch-size', '10', '--channels', '8', '--by-class',
+            '--work-dir', work, '--cfg-options',
+            'optim_wrapper.optimizer.weight_decay=0.5']
+    res = cli.main(args)
     assert osp.isfile(out) and res['num_classes'] == 11
+    # the Runner's work dir: its config (with the override) and checkpoint
+    configs = [f for f in os.listdir(work) if f.endswith('.py')]
+    assert len(configs) == 1
+    dumped = Config.fromfile(osp.join(work, configs[0]))
+    assert dumped.optim_wrapper.optimizer.weight_decay == 0.5
+    assert dumped.model.type == 'ObjectSegmentationPretrainer'
+    assert osp.isfile(osp.join(work, 'epoch_2.pth'))
+    # --resume: the finished run is loaded, not trained again
+    first = torch.load(out, weights_only=True)['state_dict']
+    out2 = str(tmp_path / 'cli_resumed.pth')
+    cli.main(args[:4] + [out2] + args[5:] + ['--resume'])
+    second = torch.load(out2, weights_only=True)['state_dict']
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
 
 
 def test_pretrain_trains_the_stages_a_config_freezes(data_root, tmp_path):
@@ -173,7 +196,8 @@ def test_pretrain_trains_the_stages_a_config_freezes(data_root, tmp_path):
     cfg.model.backbone.frozen_stages = 2
     out = str(tmp_path / 'f.pth')
     pretrain_visual_encoder(cfg, data_root, out, epochs=1, batch_size=10,
-                            channels=8, seed=0, progress=False)
+                            channels=8, seed=0, progress=False,
+                            work_dir=str(tmp_path / 'wd6'))
     state = torch.load(out, weights_only=True)['state_dict']
     torch.manual_seed(0)  # the pretraining's initialisation
     bb_cfg = cfg.model.backbone.to_dict()

@@ -2,7 +2,10 @@
 
 Embeds every 1-second single-source segment with the config's frozen audio
 encoder, runs K-means (k-means++, seeded) per class and keeps the features
-nearest each centre (see ``ddavs_mm/apis/prototype_bank_builder.py``).
+nearest each centre (see ``ddavs_mm/apis/prototype_bank_builder.py``; which
+seconds are single source: ``ddavs_mm/datasets/single_source_segments.py``).
+Prints the seconds and prototypes of every class; the bank file holds them
+in its ``build_info``.
 
 Examples::
 
@@ -14,6 +17,11 @@ Examples::
         --data-root data/AVSBench/Single-source --split train \
         --checkpoint checkpoints/HTSAT_AudioSet_Saved_1.ckpt \
         --out data/banks/s4_htsat_k5.pt --device cuda
+
+    python tools/build_prototype_bank.py configs/ddavs_mitb5_htsat_avss.py \
+        --source avss --data-root data/AVSBench/AVSBench-semantic \
+        --checkpoint checkpoints/HTSAT_AudioSet_Saved_1.ckpt \
+        --out data/banks/avss_htsat_k5.pt --device cuda
 """
 import argparse
 import json
@@ -22,7 +30,9 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 
 import ddavs_mm  # noqa: F401  (registers every module)
-from ddavs_mm.apis.prototype_bank_builder import SOURCES, build_prototype_bank
+from ddavs_mm.apis.prototype_bank_builder import (SMALL_CLASS_RULES,
+                                                  build_prototype_bank)
+from ddavs_mm.datasets.single_source_segments import SOURCES
 from ddavs_mm.utils.tool_errors import InputError, add_debug_arg, run_tool
 
 
@@ -32,9 +42,10 @@ def parse_args(argv=None):
     p.add_argument('config', help='model config (its model.audio_encoder is '
                    'the encoder used)')
     p.add_argument('--source', choices=SOURCES, required=True,
-                   help='single-source data: s4 (category), avss (v1s, '
-                   'class from the label maps), vpo (VPO-SS cateName), '
-                   'synthetic (single_source_index of synthetic_info.json)')
+                   help='single-source data: s4 (category), avss (v1s '
+                   'clips and the v1m/v2 seconds whose label map holds one '
+                   'class), vpo (VPO-SS cateName), synthetic '
+                   '(single_source_index of synthetic_info.json)')
     p.add_argument('--data-root', required=True, help='data set root')
     p.add_argument('--split', default='train',
                    choices=('train', 'val', 'test'))
@@ -55,11 +66,18 @@ def parse_args(argv=None):
     p.add_argument('--segment-seconds', type=float, default=1.0)
     p.add_argument('--batch-size', type=int, default=32)
     p.add_argument('--device', default='cpu')
-    p.add_argument('--strict', action='store_true',
-                   help='error (instead of K = min(K, n_c) with a warning) '
-                   'when a class has fewer features than K * per-cluster')
-    p.add_argument('--avss-labels', nargs='+', default=['v1s'],
-                   help='AVSS subsets to read (single source: v1s)')
+    p.add_argument('--small-class', choices=SMALL_CLASS_RULES,
+                   default='fewer',
+                   help='a class with fewer seconds than K * per-cluster: '
+                   'fewer prototypes (default), the same duplicated up to '
+                   'K * per-cluster rows (marked not real in the file), or '
+                   'an error')
+    p.add_argument('--no-mixed-fallback', action='store_true',
+                   help='AVSS: no prototype for a class without a '
+                   'single-source second (default: its least-mixed seconds)')
+    p.add_argument('--avss-labels', nargs='+', default=['v1s', 'v1m', 'v2'],
+                   choices=('v1s', 'v1m', 'v2'),
+                   help='AVSS subsets to read (default all three)')
     p.add_argument('--dataset-options', nargs='+', action=DictAction,
                    default=None, help='extra dataset arguments, key=value '
                    '(e.g. ann_file=..., audio_dir=...)')
@@ -95,7 +113,8 @@ def main(argv=None):
         device=args.device,
         segment_seconds=args.segment_seconds,
         n_init=args.n_init,
-        strict=args.strict,
+        small_class=args.small_class,
+        mixed_fallback=not args.no_mixed_fallback,
         progress=not args.no_progress,
         dataset_kwargs=ds_kwargs)
     info = res['build_info']
@@ -103,7 +122,8 @@ def main(argv=None):
         out=res['path'], shape=list(res['prototypes'].shape),
         classes=len(info['counts_per_class']),
         features=info['num_features'],
-        counts_per_class=info['counts_per_class'],
+        small_classes=info['small_classes'],
+        fallback_classes=info['fallback_classes'],
         missing_classes=info['missing_classes'])
     print(json.dumps(summary, indent=1))
 

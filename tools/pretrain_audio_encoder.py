@@ -2,7 +2,11 @@
 
 Used by the main job to give the tiny HTSAT of the synthetic configs the role
 AudioSet pretraining plays for the real HTSAT (see
-ddavs_mm/apis/audio_encoder_pretrain.py). Example::
+ddavs_mm/apis/audio_encoder_pretrain.py).
+An MMEngine Runner trains it: logs, the Runner config and checkpoints go to
+``--work-dir`` (default ``work_dirs/<name of --out>``); ``--resume``
+continues an interrupted run, ``--cfg-options`` overrides the Runner config.
+Example::
 
     python tools/pretrain_audio_encoder.py configs/ddavs_tiny_synthetic_ms3.py \
         --source synthetic --data-root data/synthetic/ms3 \
@@ -10,6 +14,8 @@ ddavs_mm/apis/audio_encoder_pretrain.py). Example::
 """
 import argparse
 import json
+
+from mmengine.config import DictAction
 
 from ddavs_mm.apis.audio_encoder_pretrain import pretrain_audio_encoder
 from ddavs_mm.utils import register_all_modules
@@ -28,6 +34,13 @@ def main(argv=None) -> None:
     p.add_argument('--batch-size', type=int, default=64)
     p.add_argument('--lr', type=float, default=3e-3)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--work-dir', default=None,
+                   help='the Runner\'s logs, config and checkpoints '
+                   '(default: work_dirs/<name of --out>)')
+    p.add_argument('--resume', action='store_true',
+                   help='continue from the latest checkpoint in --work-dir')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override settings of the Runner config, key=value')
     p.add_argument('--by-size-bin', action='store_true',
                    help='synthetic source only: one label per sound '
                    '(class, size bin) instead of per class')
@@ -45,6 +58,7 @@ def main(argv=None) -> None:
     res = pretrain_audio_encoder(
         a.config, a.source, a.data_root, a.out, split=a.split,
         epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
+        work_dir=a.work_dir, resume=a.resume, cfg_options=a.cfg_options,
         mixtures=a.mixtures,
         **(dict(by_size_bin=True) if a.by_size_bin else {}))
     res.pop('losses')

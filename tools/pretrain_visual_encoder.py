@@ -8,6 +8,9 @@ classifier (``head.*``); a config loads them with ``init_cfg=dict(
 type='Pretrained', checkpoint=..., prefix='backbone.')`` on the backbone and
 ``prefix='head.', ignore_missing=['conv_seg.']`` on
 ``decode_head.mask_decoder``.
+An MMEngine Runner trains it: logs, the Runner config and checkpoints go to
+``--work-dir`` (default ``work_dirs/<name of --out>``); ``--resume``
+continues an interrupted run, ``--cfg-options`` overrides the Runner config.
 Example::
 
     python tools/pretrain_visual_encoder.py configs/ddavs_tiny_synthetic_ms3.py \
@@ -16,6 +19,8 @@ Example::
 """
 import argparse
 import json
+
+from mmengine.config import DictAction
 
 from ddavs_mm.apis.visual_encoder_pretrain import pretrain_visual_encoder
 from ddavs_mm.utils import register_all_modules
@@ -39,13 +44,21 @@ def main(argv=None) -> dict:
     p.add_argument('--by-class', action='store_true',
                    help='label objects by class instead of (class, size bin)')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--work-dir', default=None,
+                   help='the Runner\'s logs, config and checkpoints '
+                   '(default: work_dirs/<name of --out>)')
+    p.add_argument('--resume', action='store_true',
+                   help='continue from the latest checkpoint in --work-dir')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override settings of the Runner config, key=value')
     add_debug_arg(p)
     a = p.parse_args(argv)
     register_all_modules()
     res = pretrain_visual_encoder(
         a.config, a.data_root, a.out, split=a.split, epochs=a.epochs,
         batch_size=a.batch_size, lr=a.lr, channels=a.channels,
-        by_size_bin=not a.by_class, seed=a.seed)
+        by_size_bin=not a.by_class, seed=a.seed, work_dir=a.work_dir,
+        resume=a.resume, cfg_options=a.cfg_options)
     res.pop('losses')
     print(json.dumps(res, indent=1))
     return res

@@ -15,73 +15,15 @@ AudioSet tagging labels real HTSAT's mixtures. The segmentation task hears
 mixtures, and an encoder that learnt to name the sounds inside mixtures
 hands the Audio Query Module sources it can separate.
 """
-import logging
 import os
 import os.path as osp
 from typing import Dict, Optional, Union
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
-from mmengine.logging import print_log
 
-from .prototype_bank_builder import (collect_single_source_items,
-                                     iter_single_source_segments,
-                                     synthetic_sound_label,
-                                     synthetic_sound_labels)
-
-
-def collect_synthetic_mixture_segments(data_root: str,
-                                       split: str,
-                                       sample_rate: int,
-                                       by_size_bin: bool = False,
-                                       progress: bool = True):
-    """Every 1-s segment of a synthetic split with its audible sources.
-
-    Args:
-        data_root (str): a generated synthetic data set.
-        split (str): its split.
-        sample_rate (int): rate to resample to (the encoder's).
-        by_size_bin (bool): label sounds, (class, size bin) as ``class *
-            num_bins + bin``, instead of classes.
-        progress (bool): show a progress bar (one tick per clip).
-
-    Returns:
-        tuple: waveforms ``[M, S]`` float32, multi-hot targets ``[M, C]``
-        float32 (all zero: nothing but background noise), label names.
-    """
-    from mmengine.utils import ProgressBar
-
-    from ddavs_mm.datasets.synthetic import load_info
-    from ddavs_mm.datasets.transforms import LoadAudio
-    info = load_info(data_root)
-    names, num_bins = synthetic_sound_labels(info, by_size_bin)
-    clips = [c for c in info['clips'] if c['split'] == split]
-    if not clips:
-        raise ValueError(f'no clip in split {split!r} of {data_root}')
-    loader = LoadAudio(sample_rate=sample_rate)
-    seg = int(sample_rate)
-    wavs, targets = [], []
-    bar = ProgressBar(len(clips)) if progress else None
-    for clip in clips:
-        n = int(clip['num_frames'])
-        res = loader(dict(clip_id=clip['clip_id'], num_frames=n,
-                          audio_paths=[osp.join(data_root,
-                                                clip['audio_path'])]))
-        wavs.append(res['waveform'].reshape(n, seg))
-        y = np.zeros((n, len(names)), np.float32)
-        for src in clip['sources']:
-            label = synthetic_sound_label(src['class_id'], src['size_bin'],
-                                          num_bins, by_size_bin)
-            for k, active in enumerate(src['active'][:n]):
-                if active:
-                    y[k, label] = 1.
-        targets.append(y)
-        if bar is not None:
-            bar.update()
-    return (np.concatenate(wavs).astype(np.float32),
-            np.concatenate(targets), names)
+from ddavs_mm.datasets.audio_seconds_dataset import audio_label_names
+from ddavs_mm.engine.pretraining_runner import epoch_means, pretraining_config
 
 
 def encoder_state_in_clap_layout(encoder: torch.nn.Module
@@ -101,6 +43,14 @@ def encoder_state_in_clap_layout(encoder: torch.nn.Module
     return out
 
 
+def _sample_rate(enc_cfg: dict) -> int:
+    """The rate the encoder's front end expects (built once if the config
+    does not say)."""
+    from ddavs_mm.registry import MODELS
+    rate = (enc_cfg.get('frontend') or {}).get('sample_rate')
+    return int(rate or MODELS.build(enc_cfg).frontend.sample_rate)
+
+
 def pretrain_audio_encoder(config: Union[str, Config],
                            source: str,
                            data_root: str,
@@ -113,16 +63,21 @@ def pretrain_audio_encoder(config: Union[str, Config],
                            seed: int = 0,
                            progress: bool = True,
                            mixtures: bool = False,
+                           work_dir: Optional[str] = None,
+                           resume: bool = False,
+                           cfg_options: Optional[dict] = None,
                            **source_kwargs) -> dict:
     """Train ``model.audio_encoder`` of ``config`` to classify sources.
 
-    A linear classifier on the pooled embedding is trained with the encoder
-    (cross-entropy, AdamW); each segment gets a random gain of
-    ``±gain_db`` dB so the classes are told apart by timbre, not loudness.
-    With ``mixtures=True`` (synthetic source only) every second is a sample
-    and the classifier is a multi-label tagger of its audible sources
-    (binary cross-entropy; "accuracy" is then the fraction of seconds whose
-    set of sources is predicted exactly).
+    An MMEngine Runner trains an
+    :class:`~ddavs_mm.models.AudioTaggingPretrainer` (the encoder with a
+    linear classifier on its pooled embedding, random gains of ``±gain_db``
+    dB) on an :class:`~ddavs_mm.datasets.AudioSecondsDataset`: AdamW
+    (weight decay 1e-4), one-cycle learning rate peaking at ``lr``. With
+    ``mixtures=True`` (synthetic source only) every second is a sample and
+    the classifier is a multi-label tagger of its audible sources (binary
+    cross-entropy; "accuracy" is then the fraction of seconds whose set of
+    sources is predicted exactly).
 
     Args:
         config (str | Config): model config with ``model.audio_encoder``.
@@ -132,12 +87,16 @@ def pretrain_audio_encoder(config: Union[str, Config],
         split (str): split to train on. Defaults to ``'train'``.
         epochs (int): passes over the segments.
         batch_size (int): segments per step.
-        lr (float): AdamW learning rate.
+        lr (float): AdamW peak learning rate.
         gain_db (float): random gain range in dB.
-        seed (int): seed of initialisation, order and gains.
+        seed (int): the Runner's seed (initialisation, order and gains).
         progress (bool): show the segment-loading progress bar.
         mixtures (bool): multi-label pretraining on every second (see the
             module doc). Defaults to False.
+        work_dir (str, optional): the Runner's logs, config and
+            checkpoints. Defaults to ``work_dirs/<name of out>``.
+        resume (bool): continue from the latest checkpoint in ``work_dir``.
+        cfg_options (dict, optional): overrides of the Runner config.
         **source_kwargs: passed to ``collect_single_source_items`` (e.g.
             ``by_size_bin=True`` for the synthetic source: one label per
             distinct sound, so the encoder keeps the pitch that tells a
@@ -147,76 +106,46 @@ def pretrain_audio_encoder(config: Union[str, Config],
         dict: ``path``, ``num_segments``, ``num_classes``, ``train_accuracy``
         (last epoch) and ``losses`` per epoch.
     """
-    from ddavs_mm.registry import MODELS
+    from ..engine import StrictLoadRunner as Runner
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     enc_cfg = cfg.model.audio_encoder.to_dict() if hasattr(
         cfg.model.audio_encoder, 'to_dict') else dict(cfg.model.audio_encoder)
     enc_cfg.update(frozen=False, pretrained=None, init_cfg=None)
-    torch.manual_seed(seed)
-    encoder = MODELS.build(enc_cfg)
-    sr = int(encoder.frontend.sample_rate)
-    if mixtures:
-        if source != 'synthetic':
-            raise ValueError('mixtures=True needs the synthetic source (the '
-                             'sources audible in each second are known '
-                             f'there), got {source!r}')
-        extra = sorted(set(source_kwargs) - {'by_size_bin'})
-        if extra:
-            raise ValueError(f'unexpected arguments {extra}')
-        wavs, targets, names = collect_synthetic_mixture_segments(
-            data_root, split, sr, progress=progress, **source_kwargs)
-        x, y = torch.from_numpy(wavs), torch.from_numpy(targets)
-        num_classes = len(names)
-    else:
-        items, names, _ = collect_single_source_items(
-            source, data_root, split, **source_kwargs)
-        wavs, labels = [], []
-        for wav, class_id, _ in iter_single_source_segments(
-                items, sr, progress=progress):
-            wavs.append(wav)
-            labels.append(class_id)
-        x = torch.from_numpy(np.stack(wavs))
-        y = torch.as_tensor(labels, dtype=torch.long)
-        num_classes = max(len(names), int(y.max()) + 1)
-    head = torch.nn.Linear(encoder.out_channels, num_classes)
-    params = list(encoder.parameters()) + list(head.parameters())
-    optim = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        optim, max_lr=lr, total_steps=epochs * -(-len(y) // batch_size))
-    gen = torch.Generator().manual_seed(seed)
-    losses, acc = [], 0.0
-    encoder.train()
-    for epoch in range(epochs):
-        order = torch.randperm(len(y), generator=gen)
-        total, correct = 0.0, 0
-        for start in range(0, len(y), batch_size):
-            idx = order[start:start + batch_size]
-            gain = 10**((torch.rand(len(idx), 1, generator=gen) * 2 - 1) *
-                        gain_db / 20)
-            logits = head(encoder.embed(x[idx] * gain))
-            if mixtures:
-                loss = F.binary_cross_entropy_with_logits(logits, y[idx])
-                hit = ((logits > 0) == (y[idx] > 0.5)).all(1)
-            else:
-                loss = F.cross_entropy(logits, y[idx])
-                hit = logits.argmax(1) == y[idx]
-            optim.zero_grad()
-            loss.backward()
-            optim.step()
-            sched.step()
-            total += float(loss.detach()) * len(idx)
-            correct += int(hit.sum())
-        losses.append(total / len(y))
-        acc = correct / len(y)
-        print_log(f'audio pretraining epoch {epoch + 1}/{epochs}: loss '
-                  f'{losses[-1]:.4f}, train accuracy {acc:.3f}',
-                  logger='current', level=logging.INFO)
+    by_size_bin = bool(source_kwargs.pop('by_size_bin', False))
+    if (mixtures or by_size_bin) and source != 'synthetic':
+        raise ValueError('mixtures and by_size_bin need the synthetic source '
+                         f'(its sidecar knows every sound), got {source!r}')
+    if mixtures and source_kwargs:
+        raise ValueError(f'unexpected arguments {sorted(source_kwargs)}')
+    names = audio_label_names(source, data_root, split, mixtures,
+                              by_size_bin, source_kwargs)
+    dataset = dict(
+        type='AudioSecondsDataset', source=source, data_root=data_root,
+        split=split, sample_rate=_sample_rate(enc_cfg), mixtures=mixtures,
+        by_size_bin=by_size_bin, source_kwargs=source_kwargs,
+        progress=progress)
+    model = dict(type='AudioTaggingPretrainer', encoder=enc_cfg,
+                 num_classes=len(names), multilabel=mixtures,
+                 gain_db=gain_db)
+    work_dir = work_dir or osp.join(
+        'work_dirs', osp.splitext(osp.basename(out))[0])
+    runner = Runner.from_cfg(pretraining_config(
+        model, dataset, work_dir, epochs, batch_size,
+        dict(type='AdamW', lr=lr, weight_decay=1e-4), seed=seed,
+        resume=resume, cfg_options=cfg_options))
+    runner.train()
+    n = len(runner.train_dataloader.dataset)
+    bs = runner.train_dataloader.batch_size
+    losses = epoch_means(runner, 'loss', n, bs)
+    acc = epoch_means(runner, 'accuracy', n, bs)[-1]
+    if by_size_bin:
+        source_kwargs['by_size_bin'] = True
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     torch.save(
-        dict(state_dict=encoder_state_in_clap_layout(encoder),
+        dict(state_dict=encoder_state_in_clap_layout(runner.model.encoder),
              meta=dict(source=source, data_root=data_root, split=split,
                        classes=list(names), epochs=epochs, seed=seed,
-                       source_kwargs=dict(source_kwargs), mixtures=mixtures,
-                       train_accuracy=acc)), out)
-    return dict(path=out, num_segments=len(y), num_classes=num_classes,
+                       source_kwargs=source_kwargs, mixtures=mixtures,
+                       train_accuracy=acc, work_dir=work_dir)), out)
+    return dict(path=out, num_segments=n, num_classes=len(names),
                 train_accuracy=acc, losses=losses)

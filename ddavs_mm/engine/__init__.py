@@ -7,6 +7,7 @@ from .optimizers import (AutocastOptimWrapper, MergedParamGroupsConstructor,
                          merge_param_groups)
 from .strict_load_runner import StrictLoadRunner
 from .strict_pretrained_init import StrictPretrainedInit
+from .schedulers import ResumableOneCycleLR
 
 __all__ = [
     'DeviceAwareDistributedDataParallel', 'init_cpu_distributed',
@@ -14,5 +15,5 @@ __all__ = [
     'ConsistencyError', 'run_consistency_checks', 'AutocastOptimWrapper',
     'MergedParamGroupsConstructor', 'merge_param_groups',
     'epoch_varying_worker_init_fn', 'AtomicCheckpointHook',
-    'StrictLoadRunner', 'StrictPretrainedInit'
+    'StrictLoadRunner', 'StrictPretrainedInit', 'ResumableOneCycleLR'
 ]

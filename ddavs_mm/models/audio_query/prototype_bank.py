@@ -17,10 +17,17 @@ File formats read by :func:`load_bank` / written by :func:`save_bank`:
   rows are flattened class-major and class ``c`` gets id ``c``. A 2-D
   ``[P, d]`` array is accepted too (class ids unknown → -1).
 * ``.npz``: arrays ``prototypes [P, d]``, ``class_ids [P]`` and optionally
-  ``class_names`` (str array) and ``build_info`` (a JSON string).
+  ``real [P]`` (bool), ``class_names`` (str array) and ``build_info`` (a
+  JSON string).
 * ``.pt`` / ``.pth``: a dict with ``prototypes`` (Tensor ``[P, d]``),
-  ``class_ids`` (Tensor ``[P]``), ``class_names`` (list of str) and
-  ``build_info`` (dict of plain values); read with ``weights_only=True``.
+  ``class_ids`` (Tensor ``[P]``), optionally ``real`` (bool Tensor ``[P]``),
+  ``class_names`` (list of str) and ``build_info`` (dict of plain values);
+  read with ``weights_only=True``.
+
+``real`` tells a real prototype (a feature of its class) from a duplicate
+that pads a class with too few features to the bank's K; the number of real
+prototypes of class ``c`` is ``real[class_ids == c].sum()``. Without it
+(``.npy``, older files) every row is real.
 """
 import json
 import os
@@ -62,8 +69,8 @@ def load_bank(path: str) -> Dict[str, Any]:
 
     Returns:
         dict: ``prototypes`` float32 Tensor ``[P, d]``, ``class_ids`` int64
-        Tensor ``[P]``, ``class_names`` (list of str or None) and
-        ``build_info`` (dict).
+        Tensor ``[P]``, ``real`` bool Tensor ``[P]``, ``class_names`` (list
+        of str or None) and ``build_info`` (dict).
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -78,6 +85,7 @@ def load_bank(path: str) -> Dict[str, Any]:
     suffix = osp.splitext(path)[1].lower()
     class_names: Optional[List[str]] = None
     build_info: Dict[str, Any] = {}
+    real = None
     try:
         if suffix == '.npy':
             arr = np.load(path, allow_pickle=False)
@@ -101,6 +109,8 @@ def load_bank(path: str) -> Dict[str, Any]:
                                      f'arrays {sorted(missing)}')
                 prototypes = torch.from_numpy(np.array(z['prototypes']))
                 class_ids = torch.from_numpy(np.array(z['class_ids']))
+                if 'real' in z.files:
+                    real = torch.from_numpy(np.array(z['real']))
                 if 'class_names' in z.files:
                     class_names = [str(s) for s in z['class_names'].tolist()]
                 if 'build_info' in z.files:
@@ -116,6 +126,8 @@ def load_bank(path: str) -> Dict[str, Any]:
                                  f'{sorted(missing)}')
             prototypes = torch.as_tensor(obj['prototypes'])
             class_ids = torch.as_tensor(obj['class_ids'])
+            if obj.get('real') is not None:
+                real = torch.as_tensor(obj['real'])
             if obj.get('class_names') is not None:
                 class_names = [str(s) for s in obj['class_names']]
             build_info = dict(obj.get('build_info') or {})
@@ -130,9 +142,16 @@ def load_bank(path: str) -> Dict[str, Any]:
     prototypes = prototypes.float()
     class_ids = class_ids.long()
     _check_bank_arrays(prototypes, class_ids, repr(path))
+    if real is None:
+        real = torch.ones(class_ids.shape, dtype=torch.bool)
+    elif real.dtype != torch.bool or real.shape != class_ids.shape:
+        raise ValueError(f'prototype bank {path!r}: real must be a bool '
+                         f'[P] = [{class_ids.shape[0]}] array, got '
+                         f'{real.dtype} {tuple(real.shape)}')
     return dict(
         prototypes=prototypes,
         class_ids=class_ids,
+        real=real,
         class_names=class_names,
         build_info=build_info)
 
@@ -141,7 +160,9 @@ def save_bank(path: str,
               prototypes: Union[torch.Tensor, np.ndarray],
               class_ids: Union[torch.Tensor, np.ndarray, Sequence[int]],
               class_names: Optional[Sequence[str]] = None,
-              build_info: Optional[Dict[str, Any]] = None) -> str:
+              build_info: Optional[Dict[str, Any]] = None,
+              real: Optional[Union[torch.Tensor, np.ndarray,
+                                   Sequence[bool]]] = None) -> str:
     """Write a bank file readable by :class:`PrototypeBank`.
 
     Args:
@@ -154,6 +175,8 @@ def save_bank(path: str,
         class_names (Sequence[str], optional): names indexed by class id.
         build_info (dict, optional): JSON-serialisable description of how
             the bank was built (encoder, checkpoint, K, data, seed...).
+        real (optional): ``[P]`` bool, False for a duplicated row; defaults
+            to all True. ``.npy`` cannot record it and refuses duplicates.
 
     Returns:
         str: ``path``.
@@ -164,6 +187,11 @@ def save_bank(path: str,
     class_ids = torch.as_tensor(np.asarray(class_ids) if not isinstance(
         class_ids, torch.Tensor) else class_ids).detach().cpu().long()
     _check_bank_arrays(prototypes, class_ids, repr(path))
+    real = torch.ones(class_ids.shape, dtype=torch.bool) if real is None \
+        else torch.as_tensor(np.asarray(real, dtype=bool))
+    if real.shape != class_ids.shape:
+        raise ValueError(f'save_bank {path!r}: real must be [P] = '
+                         f'[{class_ids.shape[0]}], got {tuple(real.shape)}')
     build_info = dict(build_info or {})
     json.dumps(build_info)  # fail early on non-serialisable info
     names = None if class_names is None else [str(s) for s in class_names]
@@ -173,17 +201,22 @@ def save_bank(path: str,
         os.makedirs(dirname, exist_ok=True)
     if suffix in ('.pt', '.pth'):
         torch.save(
-            dict(prototypes=prototypes, class_ids=class_ids,
+            dict(prototypes=prototypes, class_ids=class_ids, real=real,
                  class_names=names, build_info=build_info), path)
     elif suffix == '.npz':
         arrays = dict(prototypes=prototypes.numpy(),
-                      class_ids=class_ids.numpy(),
+                      class_ids=class_ids.numpy(), real=real.numpy(),
                       build_info=np.array(json.dumps(build_info)))
         if names is not None:
             arrays['class_names'] = np.array(names, dtype=str)
         with open(path, 'wb') as f:  # keep the exact file name
             np.savez(f, **arrays)
     elif suffix == '.npy':
+        if not bool(real.all()):
+            raise ValueError(
+                f'save_bank {path!r}: the .npy layout cannot mark the '
+                f'{int((~real).sum())} duplicated prototype(s); use .pt or '
+                '.npz instead')
         uniq, counts = torch.unique_consecutive(class_ids, return_counts=True)
         c = len(uniq)
         if not (torch.equal(uniq, torch.arange(c)) and
@@ -218,6 +251,8 @@ class PrototypeBank(BaseModule):
     Attributes:
         prototypes (Tensor): buffer ``[P, d]``.
         class_ids (Tensor): buffer ``[P]`` int64.
+        real (Tensor): non-persistent buffer ``[P]`` bool, False for a row
+            that duplicates a prototype of a class with too few features.
         class_names (list[str] | None), build_info (dict), bank_path (str).
     """
 
@@ -245,7 +280,7 @@ class PrototypeBank(BaseModule):
                 torch.as_tensor(class_ids).long()
             _check_bank_arrays(protos, ids, '(given tensor)')
             data = dict(prototypes=protos, class_ids=ids, class_names=None,
-                        build_info={})
+                        build_info={}, real=torch.ones_like(ids, dtype=bool))
             source = '(given tensor)'
         protos = data['prototypes'].clone()
         if normalize:
@@ -257,6 +292,8 @@ class PrototypeBank(BaseModule):
         self.register_buffer('prototypes', protos, persistent=True)
         self.register_buffer(
             'class_ids', data['class_ids'].clone(), persistent=True)
+        # not in checkpoints: older ones lack it, the bank file holds it
+        self.register_buffer('real', data['real'].clone(), persistent=False)
         if embed_dims is not None:
             self.check_dims(embed_dims)
 
@@ -264,6 +301,15 @@ class PrototypeBank(BaseModule):
     def num_prototypes(self) -> int:
         """P."""
         return self.prototypes.shape[0]
+
+    @property
+    def real_prototypes_per_class(self) -> Dict[int, int]:
+        """Real (not duplicated) prototypes of each class id."""
+        ids, counts = torch.unique(self.class_ids[self.real],
+                                   return_counts=True)
+        out = {int(c): 0 for c in torch.unique(self.class_ids)}
+        out.update({int(c): int(n) for c, n in zip(ids, counts)})
+        return out
 
     @property
     def embed_dims(self) -> int:
