@@ -1,9 +1,12 @@
 # Tiny DDAVS on the synthetic AVSS data set (CPU smoke training): tiny MiT,
 # narrow 2-stage HTSAT at 16 kHz, 1-layer Q-Former (width 64), 64x64 frames,
-# 11 classes incl. background. Generate the data first
-# (ddavs_mm.datasets.synthetic) under data_root. Loader settings, 2-epoch
-# schedule and runtime come from ./_base_/synthetic_tiny.py; the data set,
-# semantic masks and the 'avss' metric are set here.
+# 11 classes incl. background (the synthetic set's 10 sound classes).
+# Generate the data first:
+#   python tools/dataset_converters/make_synthetic_avs.py --preset avss \
+#       --out data/synthetic/avss --size 64
+# Loader settings, audio rate (wav_sample_rate), 2-epoch schedule and runtime
+# come from ./_base_/synthetic_tiny.py; the data set, semantic masks and the
+# 'avss' metric are set here.
 _base_ = ['./_base_/models/ddavs_tiny.py', './_base_/synthetic_tiny.py']
 
 dataset_type = 'AVSBenchSemanticDataset'
@@ -21,7 +24,7 @@ model = dict(
 train_pipeline = [
     dict(type='LoadClipFrames'),
     dict(type='LoadClipMasks', mask_mode='semantic'),
-    dict(type='LoadAudio', sample_rate=_base_.audio_sample_rate),
+    dict(type='LoadAudio', sample_rate=_base_.wav_sample_rate),
     dict(type='ClipResize', scale=_base_.crop_size),
     dict(type='ClipRandomFlip', prob=0.5),
     dict(type='WaveformAugment'),
@@ -29,7 +32,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadClipFrames'),
-    dict(type='LoadAudio', sample_rate=_base_.audio_sample_rate),
+    dict(type='LoadAudio', sample_rate=_base_.wav_sample_rate),
     dict(type='ClipResize', scale=_base_.crop_size),
     dict(type='LoadClipMasks', mask_mode='semantic'),
     dict(type='PackAVSInputs'),
@@ -37,7 +40,7 @@ test_pipeline = [
 # flip test-time augmentation (tools/test.py --tta, with tta_model)
 tta_pipeline = [
     dict(type='LoadClipFrames'),
-    dict(type='LoadAudio', sample_rate=_base_.audio_sample_rate),
+    dict(type='LoadAudio', sample_rate=_base_.wav_sample_rate),
     dict(
         type='TestTimeAug',
         transforms=[

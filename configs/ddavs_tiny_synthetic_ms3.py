@@ -1,28 +1,18 @@
-# Tiny DDAVS on the synthetic MS3 data set: the main job's config (CPU).
-# Same structure as the paper model at CPU size: MiT (embed 32, one block per
-# stage) with alignment blocks delayed to stages 3 and 4; the MiT and the
-# mask decoder's level projections and fusion are pretrained to segment the
-# objects of the training frames (the synthetic stand-in for ImageNet
-# weights and a segmentation-pretrained head); a narrow 2-stage
-# HTSAT at 16 kHz with 32 mel bins (pretrained to tag the sounds audible in
-# every synthetic second, frozen), a 1-layer Q-Former (width 64) with the
-# prototype bank, the contrastive head, a 128-channel SegFormer head;
-# 128x128 frames; training batches of 2 frames from each of 10 clips
-# (ClipSampleFrames), AdamW lr 3e-3, 1200 steps. One addition to the
-# paper's model: the decoder's query readout (decode_head.query_readout, see
-# ddavs_mm/models/heads/delayed_avam_decoder.py), which the tiny model needs
-# to learn the audio-to-object match within the CPU budget
-# (docs/main_job_experiments.md).
-# Data and runtime from ./_base_/synthetic_tiny.py.
+# Tiny DDAVS on the synthetic MS3 data set at 128x128: the main job's config
+# (tools/main_job.py, CPU). The paper's structure at CPU size: MiT (embed 32,
+# one block per stage) with alignment blocks after stages 3 and 4, a 2-stage
+# HTSAT at 16 kHz with 32 mel bins (frozen), a 1-layer Q-Former of width 64
+# with the prototype bank, the contrastive head and a 128-channel SegFormer
+# mask decoder with the query readout (decode_head.query_readout, not in the
+# paper). Training: 2 frames of 10 clips per step, AdamW lr 3e-3, 30 epochs
+# of 40 steps, EMA of the weights. The recipe and the evidence for each
+# setting: docs/main_job.md. Data and runtime from ./_base_/synthetic_tiny.py.
 _base_ = ['./_base_/models/ddavs_tiny.py', './_base_/synthetic_tiny.py']
 
-# Made by the main job before training (tools/run_main_job.sh): the tiny
-# HTSAT pretrained to tag the (class, size bin) sounds of every synthetic
-# second (tools/pretrain_audio_encoder.py --by-size-bin --mixtures), the
-# tiny MiT and a SegFormer head as wide as the mask decoder, pretrained to
-# label every object pixel of the training frames with its (class, size bin)
-# (tools/pretrain_visual_encoder.py; keys backbone.* and head.*) and the
-# prototype bank built with the audio encoder
+# Files the main job writes before training (docs/get_started.md shows the
+# commands): the pretrained tiny HTSAT (tools/pretrain_audio_encoder.py), the
+# pretrained tiny MiT and mask decoder (tools/pretrain_visual_encoder.py;
+# keys backbone.* and head.*) and the prototype bank
 # (tools/build_prototype_bank.py). A missing file is an error; set
 # model.audio_query.bank=None / model.audio_encoder.pretrained=None /
 # model.backbone.init_cfg=None / model.decode_head.mask_decoder.init_cfg=None
@@ -55,11 +45,9 @@ model = dict(
                           prefix='head.', ignore_missing=['conv_seg.'])),
         query_readout=True))
 
-# Training batches hold 2 random frames (each with its second of audio) of
-# 10 clips instead of all 5 frames of 4 clips: the same 20 frames per step,
-# from more clips (+0.012 test J on two GPU seeds at equal steps,
-# docs/main_job_experiments.md). Sampled first, so only the kept frames,
-# masks and seconds are read and augmented.
+# Training samples hold 2 random frames of a clip, each with its second of
+# audio (10 clips x 2 frames per step). Sampled first, so only the kept
+# frames, masks and seconds are read and augmented.
 train_pipeline = [
     dict(type='ClipSampleFrames', num_frames=2),
     dict(type='LoadClipFrames'),
@@ -91,10 +79,8 @@ tta_pipeline = [
             [dict(type='PackAVSInputs')],
         ])
 ]
-# one loader worker overlaps data loading (incl. the waveform augmentation)
-# with the training step without starving the 2-core machine; re-created
-# each epoch and seeded from the main generator, so --resume continues
-# exactly
+# one loader worker, re-created each epoch and seeded from the main
+# generator (--resume continues exactly)
 train_dataloader = dict(
     batch_size=10, num_workers=1, persistent_workers=False,
     worker_init_fn=dict(type='epoch_varying_worker_init_fn'),
@@ -102,10 +88,9 @@ train_dataloader = dict(
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-# The schedule is derived from max_epochs here; change it in a config that
-# inherits this one (not with --cfg-options train_cfg.max_epochs=..., which
-# would leave the cosine length behind). 30 epochs of 40 steps (1200 steps
-# of 20 frames): 2 warm-up epochs, then cosine decay.
+# 30 epochs of 40 steps: 2 linear warm-up epochs, then cosine decay. The
+# schedulers are derived from max_epochs: change the length by setting
+# max_epochs in a config that inherits this one.
 max_epochs = 30
 warmup_epochs = 2
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs,
@@ -117,10 +102,9 @@ param_scheduler = [
          eta_min=1e-5, by_epoch=True, begin=warmup_epochs, end=max_epochs,
          convert_to_iter_based=True),
 ]
-# lr 3e-3: +0.006 test J over 2e-3 on two GPU seeds at 1200 steps
 optim_wrapper = dict(optimizer=dict(lr=3e-3))
 # An exponential moving average of the weights (mmengine's EMAHook) is what
-# validation, test and the saved checkpoints use; it is resumed exactly.
+# validation, test and the saved checkpoints use.
 custom_hooks = [
     dict(type='RNGStateHook'),
     dict(type='EMAHook', ema_type='ExponentialMovingAverage', momentum=0.01,

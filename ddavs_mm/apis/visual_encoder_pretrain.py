@@ -5,7 +5,7 @@ its features already say *what* is where. The tiny MiT of the synthetic
 configs has no such weights, and learning object identity from the sounding
 masks alone is the slowest part of training it from scratch (the
 mask-pooled stage-4 features of a main-job model name an object's class
-barely above chance, docs/main_job_experiments.md). This is the visual
+barely above chance, docs/archive/main_job_rounds.md). This is the visual
 counterpart of :mod:`ddavs_mm.apis.audio_encoder_pretrain`: the backbone of
 a config, with a throw-away SegFormer-style head, learns to label every
 pixel of the training frames with the object drawn there, (class, size bin)

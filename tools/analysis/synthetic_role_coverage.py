@@ -7,7 +7,7 @@ as sounding (see ddavs_mm/datasets/synthetic/role_coverage.py). Example::
 
     python tools/analysis/synthetic_role_coverage.py \
         configs/ddavs_tiny_synthetic_ms3.py \
-        work_dirs/main_job/train/epoch_10.pth --split test
+        work_dirs/main_job/train/epoch_30.pth --split test
 """
 import argparse
 import copy

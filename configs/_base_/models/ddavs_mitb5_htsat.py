@@ -14,11 +14,13 @@
 #   pretrained/HTSAT_AudioSet_Saved_1.ckpt : the original HTSAT Lightning
 #       checkpoint, converted on load; or the plain state dict written from it
 #       by tools/model_converters/htsat2ddavs.py
-#   data/banks/avsbench_htsat_k5.npy : prototype bank [C, K, 768] (DDESeg
-#       layout) or a .pt/.npz written by ddavs_mm's bank builder
+#   data/banks/avsbench_s4_htsat_k5.npy : prototype bank [C, K, 768]
+#       (DDESeg layout) or a .pt/.npz written by tools/build_prototype_bank.py;
+#       the public configs name their data set's bank (docs/get_started.md
+#       gives the command that builds each)
 mit_b5_checkpoint = 'pretrained/mit_b5.pth'
 htsat_checkpoint = 'pretrained/HTSAT_AudioSet_Saved_1.ckpt'
-bank_file = 'data/banks/avsbench_htsat_k5.npy'
+bank_file = 'data/banks/avsbench_s4_htsat_k5.npy'
 
 # HTSAT's front end runs at 32 kHz (its pretraining rate): the dataset
 # pipeline must load/resample audio to this rate.

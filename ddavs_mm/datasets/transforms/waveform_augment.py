@@ -26,7 +26,7 @@ class WaveformAugment(BaseTransform):
       ~50 ms. The data worker shares the cores with the training step, so
       on a 2-core machine its time adds to every iteration almost one to
       one: with Rubber Band the pitch shift alone was a fifth of a tiny
-      DDAVS step (``docs/main_job_experiments.md``).
+      DDAVS step (``docs/main_job.md``).
     * Dynamic-range compression, "fixed setting": ``Compressor`` with
       constant ``threshold_db``, ``ratio``, ``attack_ms``, ``release_ms``.
     * Volume jitter, ``SNR in [10, 20]`` dB: the paper calls it an
