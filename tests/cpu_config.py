@@ -70,7 +70,8 @@ SHRUNK_KEYS = frozenset((
     'audio_query.qformer_cfg.intermediate_size',
     'contrastive_head.in_channels', 'contrastive_head.hidden_channels',
     'contrastive_head.out_channels', 'decode_head.query_channels',
-    'decode_head.mask_decoder.channels'))
+    'decode_head.mask_decoder.channels', 'alignment.in_channels',
+    'alignment.query_channels'))
 
 MIT_TYPES = ('MixVisionTransformer', 'mmseg.MixVisionTransformer',
              'FreezableMixVisionTransformer')
@@ -112,6 +113,7 @@ def _shrink_mit(model: ConfigDict, tiny: ConfigDict) -> List[str]:
     bb.num_layers = [1] * len(layers)
     new = [bb.embed_dims * h for h in heads]
     _follow(model.decode_head, 'in_channels', old, new)
+    _follow(model.get('alignment'), 'in_channels', old, new)
     return [f'backbone: embed_dims {bb.embed_dims}, num_layers '
             f'{bb.num_layers}; decode_head.in_channels '
             f'{model.decode_head.get("in_channels")}']
@@ -165,8 +167,9 @@ def _shrink_queries(model: ConfigDict, tiny: ConfigDict,
                                 tiny.contrastive_head.out_channels)
         notes.append(f'contrastive_head: {new_query} -> '
                      f'{head.out_channels}')
-    if _follow(model.decode_head, 'query_channels', old_query, new_query):
-        notes.append(f'decode_head.query_channels {new_query}')
+    for name in ('alignment', 'decode_head'):
+        if _follow(model.get(name), 'query_channels', old_query, new_query):
+            notes.append(f'{name}.query_channels {new_query}')
     return notes
 
 

@@ -27,8 +27,8 @@ def test_model_delta_by_hand():
 
 @pytest.mark.parametrize('name, expected', [
     ('table3_baseline_ms3', dict(audio_query=None, contrastive_head=None,
-                                 decode_head=dict(with_alignment=False))),
-    ('table4_inject_1_ms3', dict(decode_head=dict(inject_stages=(0,)))),
+                                 alignment=dict(with_alignment=False))),
+    ('table4_inject_1_ms3', dict(alignment=dict(inject_stages=(0,)))),
     ('fig6_queries_1_ms3', dict(audio_query=dict(num_queries=1))),
     ('table3_full_ms3', {}),
 ])

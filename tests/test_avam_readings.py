@@ -16,14 +16,11 @@ from ddavs_mm.registry import MODELS
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
-def model_cfg(**head):
-    head_cfg = dict(
-        type='DelayedAVAMDecoder', in_channels=[8, 16, 32, 64],
-        query_channels=16, inject_stages=(2, 3),
-        block_cfg=dict(num_heads=2),
-        mask_decoder=dict(type='SegformerMaskDecoder', channels=16,
-                          num_classes=1, dropout_ratio=0.))
-    head_cfg.update(head)
+def model_cfg(**alignment):
+    alignment_cfg = dict(
+        type='StageAlignment', query_channels=16, inject_stages=(2, 3),
+        block_cfg=dict(num_heads=2))
+    alignment_cfg.update(alignment)
     return dict(
         type='DDAVS',
         audio_encoder=dict(
@@ -35,9 +32,13 @@ def model_cfg(**head):
                           n_mels=16, f_min=50.0, f_max=8000.0)),
         audio_query=None,
         contrastive_head=None,
-        backbone=dict(type='MixVisionTransformer', embed_dims=8,
+        backbone=dict(type='FreezableMixVisionTransformer', embed_dims=8,
                       num_layers=[1, 1, 1, 1], num_heads=[1, 2, 4, 8]),
-        decode_head=head_cfg)
+        alignment=alignment_cfg,
+        decode_head=dict(
+            type='AVSDecodeHead', in_channels=[8, 16, 32, 64],
+            mask_decoder=dict(type='SegformerMaskDecoder', channels=16,
+                              num_classes=1, dropout_ratio=0.)))
 
 
 def randomise_(module, seed=0):
@@ -58,8 +59,8 @@ def run_stages(model, frames, queries, before):
     x, outs = frames, []
     for i, (embed, layers, norm) in enumerate(model.backbone.layers):
         x, (h, w) = embed(x)
-        block = model.decode_head.blocks[str(i)] \
-            if str(i) in model.decode_head.blocks else None
+        block = model.alignment.blocks[str(i)] \
+            if str(i) in model.alignment.blocks else None
         if before and block is not None:
             x = block(x, queries)
         for layer in layers:
@@ -76,7 +77,7 @@ def run_stages(model, frames, queries, before):
 def test_encoder_position_matches_the_stage_written_out(position):
     torch.manual_seed(0)
     model = MODELS.build(model_cfg(encoder_position=position)).eval()
-    randomise_(model.decode_head.blocks)
+    randomise_(model.alignment.blocks)
     frames, audio = inputs()
     with torch.no_grad():
         queries = model.extract_queries(audio)
@@ -102,7 +103,7 @@ def test_the_two_positions_share_weights_and_differ_in_output():
                       before.extract_feats(frames, q)):
             for a, b in zip(feats, plain):
                 assert torch.equal(a, b)
-        randomise_(after.decode_head.blocks)
+        randomise_(after.alignment.blocks)
         before.load_state_dict(after.state_dict())
         fa = after.extract_feats(frames, q)
         fb = before.extract_feats(frames, q)
@@ -139,12 +140,12 @@ def test_baseline_fusion_blocks_and_bias():
     bias = MODELS.build(model_cfg(with_alignment=False)).eval()
     blocks = MODELS.build(model_cfg(with_alignment=False,
                                     baseline_fusion='blocks')).eval()
-    assert bias.decode_head.inject_stages == ()
-    assert isinstance(bias.decode_head.baseline_proj, nn.Linear)
-    assert blocks.decode_head.baseline_proj is None
-    assert blocks.decode_head.inject_stages == (2, 3)
+    assert bias.alignment.inject_stages == ()
+    assert isinstance(bias.alignment.baseline_proj, nn.Linear)
+    assert blocks.alignment.baseline_proj is None
+    assert blocks.alignment.inject_stages == (2, 3)
     assert all(isinstance(b, AudioConditionedBlock)
-               for b in blocks.decode_head.blocks.values())
+               for b in blocks.alignment.blocks.values())
     assert not any(isinstance(m, CrossAlignmentBlock)
                    for m in blocks.modules())
     frames, audio = inputs()
@@ -157,7 +158,7 @@ def test_baseline_fusion_blocks_and_bias():
         out_bias = bias._decode(frames, q)
         assert torch.allclose(blocks._decode(frames, q), out_bias, atol=1e-6)
         # trained blocks make the logits depend on the audio
-        randomise_(blocks.decode_head.blocks)
+        randomise_(blocks.alignment.blocks)
         a = blocks._decode(frames, q)
         b = blocks._decode(frames, q.flip(0))
     assert not torch.allclose(a, b, atol=1e-4)
@@ -165,7 +166,7 @@ def test_baseline_fusion_blocks_and_bias():
     head = MODELS.build(model_cfg(with_alignment=False,
                                   baseline_fusion='blocks',
                                   fusion_position='head'))
-    assert set(head.decode_head.blocks) == {'2', '3'}
+    assert set(head.alignment.blocks) == {'2', '3'}
 
 
 def test_bad_readings_are_errors():
@@ -193,10 +194,10 @@ def test_bad_readings_are_errors():
 ])
 def test_reading_ablation_configs(name, expected):
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'ablations', name))
-    head = cfg.model.decode_head
+    alignment = cfg.model.alignment
     for key, value in expected.items():
-        assert head[key] == value, key
-    assert tuple(head.inject_stages) == (2, 3)
+        assert alignment[key] == value, key
+    assert tuple(alignment.inject_stages) == (2, 3)
     row = name.replace('_blocks', '')
     if row != name and osp.isfile(osp.join(ROOT, 'configs', 'ablations',
                                            row)):

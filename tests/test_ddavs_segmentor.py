@@ -60,13 +60,14 @@ def small_model_cfg(mask_mode='binary', num_classes=1, audio_query=True,
             if bank else None) if audio_query else None,
         contrastive_head=dict(type='ContrastiveHead', in_channels=q_dims,
                               out_channels=8) if contrastive else None,
-        backbone=dict(type='MixVisionTransformer', embed_dims=8,
+        backbone=dict(type='FreezableMixVisionTransformer', embed_dims=8,
                       num_layers=[1, 1, 1, 1], num_heads=[1, 2, 4, 8]),
+        alignment=dict(
+            type='StageAlignment', query_channels=q_dims,
+            inject_stages=(2, 3), fusion_position=fusion_position,
+            with_alignment=with_alignment, block_cfg=dict(num_heads=2)),
         decode_head=dict(
-            type='DelayedAVAMDecoder', in_channels=[8, 16, 32, 64],
-            query_channels=q_dims, inject_stages=(2, 3),
-            fusion_position=fusion_position, with_alignment=with_alignment,
-            block_cfg=dict(num_heads=2),
+            type='AVSDecodeHead', in_channels=[8, 16, 32, 64],
             mask_decoder=dict(type='SegformerMaskDecoder', channels=16,
                               num_classes=num_classes, dropout_ratio=0.)))
 
@@ -114,14 +115,14 @@ def test_gradients_reach_trainable_parts_only():
     model = MODELS.build(small_model_cfg())
     model.init_weights()
     # untie the zero-init visual update so gradients flow through AVAM
-    for blk in model.decode_head.blocks.values():
+    for blk in model.alignment.blocks.values():
         nn.init.normal_(blk.v2a_attn.out_proj.weight, std=0.02)
     inputs, samples = make_batch()
     losses = model(inputs, samples, mode='loss')
     sum(losses.values()).backward()
     aqm = model.audio_query
     assert aqm.query_embeds.grad.abs().sum() > 0
-    for blk in model.decode_head.blocks.values():
+    for blk in model.alignment.blocks.values():
         assert blk.a2v_attn.in_proj_weight.grad.abs().sum() > 0
         assert blk.v2a_attn.out_proj.weight.grad.abs().sum() > 0
     assert model.decode_head.mask_decoder.conv_seg.weight.grad.abs().sum() > 0
@@ -199,11 +200,25 @@ def test_ablation_variants_run(kw):
 
 
 def test_head_position_leaves_encoder_untouched():
+    """With the blocks at the decode head's input the encoder runs as it
+    is; the blocks then act on its injected levels only."""
     model = MODELS.build(small_model_cfg(fusion_position='head')).eval()
+    for blk in model.alignment.blocks.values():
+        nn.init.normal_(blk.v2a_attn.out_proj.weight, std=0.5)
     frames = torch.randn(2, 3, 32, 32)
-    feats = model.extract_feats(frames, torch.randn(2, 3, 16))
-    ref = model.backbone(frames)
-    assert all(torch.equal(a, b) for a, b in zip(feats, ref))
+    queries = torch.randn(2, 3, 16)
+    with torch.no_grad(), mock.patch.object(
+            type(model.backbone), 'forward_stagewise',
+            side_effect=AssertionError('run stage by stage')):
+        feats = model.extract_feats(frames, queries)
+        ref = model.backbone(frames)
+        for i in (0, 1):
+            assert torch.equal(feats[i], ref[i])
+        for i in (2, 3):
+            aligned = model.alignment.blocks[str(i)].forward_map(
+                ref[i], queries)
+            assert torch.equal(feats[i], aligned)
+            assert not torch.allclose(feats[i], ref[i], atol=1e-3)
 
 
 def test_refiner_output_stride_and_initial_equivalence():
@@ -243,8 +258,20 @@ def test_refiner_output_stride_and_initial_equivalence():
 
 def test_config_errors():
     cfg = small_model_cfg()
-    cfg['decode_head']['query_channels'] = 8
-    with pytest.raises(ValueError, match='query_channels'):
+    cfg['alignment']['query_channels'] = 8
+    with pytest.raises(ValueError, match='alignment.query_channels=8 but '
+                       'queries are 16-d'):
+        MODELS.build(cfg)
+    cfg = small_model_cfg()
+    cfg['decode_head'].update(query_channels=8, query_readout=True)
+    with pytest.raises(ValueError, match='decode_head.query_channels=8 but '
+                       'queries are 16-d'):
+        MODELS.build(cfg)
+    cfg = small_model_cfg()
+    cfg['alignment']['in_channels'] = [8, 16, 32, 32]
+    with pytest.raises(ValueError, match=r'alignment.in_channels=\[8, 16, '
+                       r'32, 32\] but decode_head.in_channels=\[8, 16, 32, '
+                       r'64\]'):
         MODELS.build(cfg)
     with pytest.raises(ValueError, match='binary'):
         MODELS.build(small_model_cfg(num_classes=3))

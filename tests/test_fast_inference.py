@@ -344,7 +344,7 @@ def _tiny_model(with_bank=True):
             m.running_var.uniform_(0.5, 2.0)
             m.weight.data.uniform_(0.5, 1.5)
             m.bias.data.normal_(0, 0.1)
-    for blk in model.decode_head.blocks.values():
+    for blk in model.alignment.blocks.values():
         for p in (blk.v2a_attn.out_proj.weight, blk.v_ffn.fc2.weight):
             nn.init.normal_(p, std=0.05)
         for attn in (blk.a2v_attn, blk.v2a_attn):

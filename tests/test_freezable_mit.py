@@ -1,7 +1,9 @@
-"""FreezableMixVisionTransformer: MiT with OpenMMLab's ``frozen_stages``."""
+"""FreezableMixVisionTransformer: MiT with OpenMMLab's ``frozen_stages`` and a
+stage-wise forward (``StageWiseBackbone``)."""
 import pytest
 import torch
 
+from ddavs_mm.models.backbones import StageWiseBackbone
 from ddavs_mm.registry import MODELS
 
 TINY = dict(embed_dims=8, num_layers=[1, 1, 1, 1], num_heads=[1, 1, 1, 1],
@@ -57,3 +59,48 @@ def test_bad_frozen_stages():
         _build(frozen_stages=5)
     with pytest.raises(ValueError, match='frozen_stages'):
         _build(frozen_stages=-2)
+
+
+@pytest.mark.parametrize('position', ['after_stage', 'before_blocks'])
+def test_mit_stagewise_forward_calls_the_hook_at_every_stage(position):
+    torch.manual_seed(0)
+    mit = _build(out_indices=(1, 3)).eval()
+    assert isinstance(mit, StageWiseBackbone)
+    x = torch.randn(2, 3, 32, 32)
+    calls = []
+
+    def record(i, feat):
+        calls.append((i, tuple(feat.shape)))
+        return feat
+
+    with torch.no_grad():
+        outs = mit.forward_stagewise(x, record, position=position)
+        ref = mit(x)
+    # every stage, in order, at the stage's width (embed_dims * heads) and
+    # stride (4, 8, 16, 32)
+    assert calls == [(i, (2, 8 * h, 32 // 2**(i + 2), 32 // 2**(i + 2)))
+                     for i, h in enumerate(TINY['num_heads'])]
+    assert len(outs) == len(ref) == 2
+    assert all(torch.equal(a, b) for a, b in zip(outs, ref))
+
+
+def test_mit_stagewise_forward_uses_what_the_hook_returns():
+    torch.manual_seed(0)
+    mit = _build().eval()
+    x = torch.randn(2, 3, 32, 32)
+
+    def scale_stage_3(i, feat):
+        return feat * 2. if i == 3 else feat
+
+    with torch.no_grad():
+        ref = mit(x)
+        after = mit.forward_stagewise(x, scale_stage_3)
+        before = mit.forward_stagewise(x, scale_stage_3, 'before_blocks')
+    assert all(torch.equal(a, b) for a, b in zip(after[:3], ref[:3]))
+    assert torch.equal(after[3], ref[3] * 2.)
+    # before the layers and the norm: the stage processes the scaled map
+    assert all(torch.equal(a, b) for a, b in zip(before[:3], ref[:3]))
+    assert not torch.allclose(before[3], ref[3], atol=1e-3)
+    assert not torch.allclose(before[3], ref[3] * 2., atol=1e-3)
+    with pytest.raises(ValueError, match='position must be one of'):
+        mit.forward_stagewise(x, scale_stage_3, 'inside')

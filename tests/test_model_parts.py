@@ -10,8 +10,9 @@ import torch.nn.functional as F
 import ddavs_mm  # noqa: F401
 from ddavs_mm.models.audio_query import (AudioQueryModule, PrototypeBank,
                                          load_bank, save_bank)
-from ddavs_mm.models.heads import (ContrastiveHead, CrossAlignmentBlock,
-                                   DelayedAVAMDecoder, SegformerMaskDecoder)
+from ddavs_mm.models.heads import (AVSDecodeHead, ContrastiveHead,
+                                   CrossAlignmentBlock, SegformerMaskDecoder,
+                                   StageAlignment)
 from ddavs_mm.models.losses import (AVSCrossEntropyLoss, AVSDiceLoss,
                                     AVSFocalLoss, AVSIoULoss)
 from ddavs_mm.registry import MODELS
@@ -215,9 +216,8 @@ def test_cross_alignment_block(norm_position):
 
 
 def test_decoder_query_readout():
-    dec = DelayedAVAMDecoder(
-        in_channels=[4, 4, 4, 4], query_channels=3, inject_stages=(3, ),
-        query_readout=True, block_cfg=dict(num_heads=1),
+    dec = AVSDecodeHead(
+        in_channels=[4, 4, 4, 4], query_channels=3, query_readout=True,
         mask_decoder=dict(type='SegformerMaskDecoder', channels=4))
     with torch.no_grad():
         dec.readout_proj.weight.copy_(torch.eye(4, 3))
@@ -238,9 +238,8 @@ def test_decoder_query_readout():
         md.fuse(feats), q)
     assert torch.allclose(dec(feats, q), expected)
     # one projection per output map
-    sem = DelayedAVAMDecoder(
+    sem = AVSDecodeHead(
         in_channels=[4, 4, 4, 4], query_channels=3, query_readout=True,
-        block_cfg=dict(num_heads=1),
         mask_decoder=dict(type='SegformerMaskDecoder', channels=4,
                           num_classes=3))
     with torch.no_grad():
@@ -253,12 +252,15 @@ def test_decoder_query_readout():
     assert torch.allclose(out[0, 2], torch.tensor([[0.5, 0.]]))
     assert sem(feats, q).shape == (2, 3, 16, 16)
     with pytest.raises(ValueError, match='fuse'):
-        DelayedAVAMDecoder(
+        AVSDecodeHead(
             in_channels=[4, 4, 4, 4], query_channels=3, query_readout=True,
-            block_cfg=dict(num_heads=1),
             mask_decoder=dict(type='mmseg.SegformerHead',
                               in_channels=[4, 4, 4, 4], in_index=[0, 1, 2, 3],
                               channels=4, num_classes=1))
+    with pytest.raises(ValueError, match='query_channels'):
+        AVSDecodeHead(in_channels=[4, 4, 4, 4], query_readout=True,
+                      mask_decoder=dict(type='SegformerMaskDecoder',
+                                        channels=4))
 
 
 def test_segformer_mask_decoder():
@@ -270,53 +272,94 @@ def test_segformer_mask_decoder():
 
 
 @pytest.mark.parametrize('num_classes', [1, 5])
-@pytest.mark.parametrize('position', ['encoder', 'head'])
-def test_delayed_avam_decoder(num_classes, position):
+def test_avs_decode_head(num_classes):
+    """The head only decodes: the mask decoder's logits, the queries unread
+    without the readout; the mask decoder gets the level widths."""
     chans = [8, 16, 32, 64]
-    dec = DelayedAVAMDecoder(
-        in_channels=chans, query_channels=12, inject_stages=(1, 3),
-        fusion_position=position,
+    dec = AVSDecodeHead(
+        in_channels=chans,
         mask_decoder=dict(type='SegformerMaskDecoder', channels=16,
-                          num_classes=num_classes))
-    assert sorted(dec.blocks.keys()) == ['1', '3']
+                          num_classes=num_classes)).eval()
+    assert dec.mask_decoder.in_channels == chans
+    assert dec.num_classes == num_classes
+    assert not any('blocks' in k for k in dec.state_dict())
+    feats = [torch.randn(2, c, 32 // 2**i, 32 // 2**i)
+             for i, c in enumerate(chans)]
+    with torch.no_grad():
+        out = dec(feats, torch.randn(2, 5, 12))
+        assert out.shape == (2, num_classes, 32, 32)
+        assert torch.equal(out, dec.mask_decoder(feats))
+        assert torch.equal(dec(feats, torch.randn(2, 5, 12)), out)
+    with pytest.raises(ValueError, match='AVSDecodeHead expects 4 levels'):
+        dec(feats[:3], torch.randn(2, 5, 12))
+
+
+@pytest.mark.parametrize('position', ['encoder', 'head'])
+def test_stage_alignment(position):
+    chans = [8, 16, 32, 64]
+    align = StageAlignment(
+        in_channels=chans, query_channels=12, inject_stages=(1, 3),
+        fusion_position=position).eval()
+    assert sorted(align.blocks.keys()) == ['1', '3']
+    assert align.acts_in_encoder == (position == 'encoder')
+    for blk in align.blocks.values():
+        torch.nn.init.normal_(blk.v2a_attn.out_proj.weight, std=0.5)
     feats = [torch.randn(2, c, 32 // 2**i, 32 // 2**i)
              for i, c in enumerate(chans)]
     q = torch.randn(2, 5, 12)
-    assert dec(feats, q).shape == (2, num_classes, 32, 32)
-    assert torch.equal(dec.align(0, feats[0], q), feats[0])  # not injected
-    assert dec.align(1, feats[1], q).shape == feats[1].shape
+    with torch.no_grad():
+        assert torch.equal(align.forward_stage(0, feats[0], q), feats[0])
+        aligned = [align.forward_stage(i, f, q) for i, f in enumerate(feats)]
+        assert torch.equal(aligned[1],
+                           align.blocks['1'].forward_map(feats[1], q))
+        assert not torch.allclose(aligned[1], feats[1], atol=1e-3)
+        out = align(feats, q)
+    # at the decode head's input only with the 'head' placement; inside
+    # the encoder the blocks already acted, the input passes unchanged
+    expected = aligned if position == 'head' else feats
+    assert all(torch.equal(a, b) for a, b in zip(out, expected))
+    with pytest.raises(ValueError, match='StageAlignment expects 4 levels'):
+        align(feats[:3], q)
 
 
-def test_decoder_table4_rows_and_errors():
+def test_stage_alignment_table4_rows_and_errors():
     import itertools
     for r in range(1, 5):
         for stages in itertools.combinations(range(4), r):
-            dec = DelayedAVAMDecoder(in_channels=[8, 8, 8, 8],
-                                     query_channels=8, inject_stages=stages,
-                                     block_cfg=dict(num_heads=1))
-            assert dec.inject_stages == stages
+            align = StageAlignment(in_channels=[8, 8, 8, 8],
+                                   query_channels=8, inject_stages=stages,
+                                   block_cfg=dict(num_heads=1))
+            assert align.inject_stages == stages
+            assert sorted(align.blocks) == [str(i) for i in stages]
     with pytest.raises(ValueError, match='outside'):
-        DelayedAVAMDecoder(inject_stages=(4, ))
+        StageAlignment(inject_stages=(4, ))
     with pytest.raises(ValueError, match='fusion_position'):
-        DelayedAVAMDecoder(fusion_position='middle')
+        StageAlignment(fusion_position='middle')
+    with pytest.raises(ValueError, match='at least one inject stage'):
+        StageAlignment(inject_stages=())
 
 
-def test_decoder_baseline_fusion():
+def test_stage_alignment_baseline_fusion():
     chans = [8, 16, 32, 64]
-    dec = DelayedAVAMDecoder(
-        in_channels=chans, query_channels=12, with_alignment=False,
-        mask_decoder=dict(type='SegformerMaskDecoder', channels=16))
-    assert len(dec.blocks) == 0
+    align = StageAlignment(in_channels=chans, query_channels=12,
+                           with_alignment=False)
+    assert len(align.blocks) == 0 and not align.acts_in_encoder
     feats = [torch.randn(2, c, 32 // 2**i, 32 // 2**i)
              for i, c in enumerate(chans)]
     q = torch.randn(2, 5, 12)
-    fused = dec.fuse_baseline(feats, q)
+    fused = align(feats, q)
     assert torch.equal(fused[-1], feats[-1])  # zero-init projection
     with torch.no_grad():
-        dec.baseline_proj.bias.fill_(1.0)
-        dec.baseline_proj.weight.zero_()
-    assert torch.allclose(dec.fuse_baseline(feats, q)[-1], feats[-1] + 1)
-    assert dec(feats, q).shape == (2, 1, 32, 32)
+        align.baseline_proj.bias.fill_(1.0)
+        align.baseline_proj.weight.zero_()
+    assert torch.allclose(align.fuse_baseline(feats, q)[-1], feats[-1] + 1)
+    # W mean_i(q_i) on every position of F_4, the other levels untouched
+    with torch.no_grad():
+        align.baseline_proj.weight.normal_()
+        bias = align.baseline_proj(q.mean(1))
+        fused = align(feats, q)
+    assert all(torch.equal(a, b) for a, b in zip(fused[:3], feats[:3]))
+    assert torch.allclose(fused[3], feats[3] + bias[:, :, None, None])
 
 
 # -------------------------------------------------------------- losses

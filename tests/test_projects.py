@@ -57,8 +57,9 @@ def bank_file(tmp_path_factory):
 
 
 class _Probe(Hook):
-    """Records the decode head's parameters right before training (after
-    the runner's weight init), the training losses and the val metrics."""
+    """Records the parameters of the alignment and the decode head right
+    before training (after the runner's weight init), the training losses
+    and the val metrics."""
 
     def __init__(self):
         self.before = None
@@ -66,9 +67,9 @@ class _Probe(Hook):
         self.metrics = None
 
     def before_train(self, runner):
-        head = runner.model.decode_head
         self.before = {k: v.detach().clone()
-                       for k, v in head.named_parameters()}
+                       for k, v in runner.model.named_parameters()
+                       if k.startswith(('alignment.', 'decode_head.'))}
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
@@ -115,9 +116,10 @@ def test_audio_aware_mmseg_trains_one_step(path, ms3_root, tmp_path,
     model = runner.train()
 
     # the model is the configured mmseg/mmpretrain backbone and mmseg head
-    head = model.decode_head
-    assert type(head).__name__ == 'DelayedAVAMDecoder'
-    assert head.fusion_position == 'head'
+    head, alignment = model.decode_head, model.alignment
+    assert type(head).__name__ == 'AVSDecodeHead'
+    assert type(alignment).__name__ == 'StageAlignment'
+    assert alignment.fusion_position == 'head'
     assert isinstance(head.mask_decoder, BaseDecodeHead)
     assert type(head.mask_decoder).__module__.startswith('mmseg.')
     assert type(model.backbone).__module__.split('.')[0] in ('mmseg',
@@ -132,17 +134,18 @@ def test_audio_aware_mmseg_trains_one_step(path, ms3_root, tmp_path,
         if isinstance(v, (int, float)))
 
     # alignment blocks and the mmseg head were updated
-    after = dict(head.named_parameters())
+    after = dict(model.named_parameters())
     changed = {k for k, v in probe.before.items()
                if not torch.equal(v, after[k].detach())}
-    assert len(head.blocks) == len(cfg.model.decode_head.inject_stages)
-    for name, block in head.blocks.items():
+    assert len(alignment.blocks) == len(cfg.model.alignment.inject_stages)
+    for name, block in alignment.blocks.items():
         assert isinstance(block, CrossAlignmentBlock)
-        assert any(k.startswith(f'blocks.{name}.') for k in changed), \
-            f'alignment block {name} did not change'
-    assert 'mask_decoder.conv_seg.weight' in changed
-    dec = {k for k in changed if k.startswith('mask_decoder.')}
-    dec_all = {k for k in probe.before if k.startswith('mask_decoder.')}
+        assert any(k.startswith(f'alignment.blocks.{name}.')
+                   for k in changed), f'alignment block {name} did not change'
+    assert 'decode_head.mask_decoder.conv_seg.weight' in changed
+    prefix = 'decode_head.mask_decoder.'
+    dec = {k for k in changed if k.startswith(prefix)}
+    dec_all = {k for k in probe.before if k.startswith(prefix)}
     assert len(dec) > len(dec_all) // 2, sorted(dec_all - dec)
 
     # prediction: one mask per frame at the frame size, and the output
@@ -179,6 +182,26 @@ def test_cnn_backbone_needs_head_fusion(tmp_path):
     path = [c for c in CONFIGS if 'resnet' in osp.basename(c)][0]
     cfg = Config.fromfile(path)
     cfg.model.audio_query.bank = None
-    cfg.model.decode_head.fusion_position = 'encoder'
-    with pytest.raises(ValueError, match='stage by stage'):
+    cfg.model.alignment.fusion_position = 'encoder'
+    with pytest.raises(ValueError, match='ResNetV1c cannot be run stage by '
+                       'stage.*fusion_position="head"'):
         MODELS.build(cfg.model)
+
+
+def test_segformer_project_runs_the_encoder_placement_with_stagewise_mit():
+    """mmseg's plain MiT is refused for alignment inside the encoder;
+    FreezableMixVisionTransformer (same parameters) runs it."""
+    from ddavs_mm.registry import MODELS
+    path = [c for c in CONFIGS if 'segformer' in osp.basename(c)][0]
+    cfg = Config.fromfile(path)
+    cfg.model.alignment.fusion_position = 'encoder'
+    with pytest.raises(ValueError, match='FreezableMixVisionTransformer'):
+        MODELS.build(cfg.model)
+    cfg.model.backbone.type = 'FreezableMixVisionTransformer'
+    model = MODELS.build(cfg.model).eval()
+    assert model.alignment.acts_in_encoder
+    inputs = dict(frames=torch.randn(1, 2, 3, SIZE, SIZE),
+                  audio=0.1 * torch.randn(1, 2, 16000))
+    with torch.no_grad():
+        logits = model(inputs, mode='tensor')
+    assert logits.shape == (2, 1, SIZE // 4, SIZE // 4)

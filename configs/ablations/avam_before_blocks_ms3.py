@@ -4,4 +4,4 @@
 # on the stage's output (the default). See docs/design.md.
 _base_ = '../ddavs_mitb5_htsat_ms3.py'
 
-model = dict(decode_head=dict(encoder_position='before_blocks'))
+model = dict(alignment=dict(encoder_position='before_blocks'))

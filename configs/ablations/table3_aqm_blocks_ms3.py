@@ -2,4 +2,4 @@
 # (baseline_fusion='blocks', see table3_baseline_blocks_ms3.py).
 _base_ = './table3_aqm_ms3.py'
 
-model = dict(decode_head=dict(baseline_fusion='blocks'))
+model = dict(alignment=dict(baseline_fusion='blocks'))

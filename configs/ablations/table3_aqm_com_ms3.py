@@ -1,4 +1,4 @@
 # Table 3 "+AQM+COM": AQM and the contrastive loss, no AVAM.
 _base_ = '../ddavs_mitb5_htsat_ms3.py'
 
-model = dict(decode_head=dict(with_alignment=False))
+model = dict(alignment=dict(with_alignment=False))

@@ -4,4 +4,4 @@
 # the default bias on F4. See docs/design.md.
 _base_ = './table3_baseline_ms3.py'
 
-model = dict(decode_head=dict(baseline_fusion='blocks'))
+model = dict(alignment=dict(baseline_fusion='blocks'))

@@ -6,4 +6,4 @@ _base_ = '../ddavs_mitb5_htsat_ms3.py'
 model = dict(
     audio_query=None,
     contrastive_head=None,
-    decode_head=dict(with_alignment=False))
+    alignment=dict(with_alignment=False))

@@ -2,4 +2,4 @@
 # stages (1,) (0-based).
 _base_ = '../ddavs_mitb5_htsat_ms3.py'
 
-model = dict(decode_head=dict(inject_stages=(1,)))
+model = dict(alignment=dict(inject_stages=(1,)))

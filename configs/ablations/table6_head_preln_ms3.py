@@ -2,4 +2,4 @@
 # pyramid levels at the decoder input, pre-LN blocks.
 _base_ = '../ddavs_mitb5_htsat_ms3.py'
 
-model = dict(decode_head=dict(fusion_position='head', norm_position='pre'))
+model = dict(alignment=dict(fusion_position='head', norm_position='pre'))

@@ -100,16 +100,18 @@ model = dict(
         # benchmark_train.py --with-cp)
         with_cp=False,
         init_cfg=dict(type='Pretrained', checkpoint=mit_b5_checkpoint)),
-    decode_head=dict(
-        type='DelayedAVAMDecoder',
-        in_channels=[64, 128, 320, 512],
+    alignment=dict(
+        type='StageAlignment',  # in_channels: decode_head's
         query_channels=query_dims,
         inject_stages=(2, 3),
         fusion_position='encoder',
         norm_position='pre',
         with_alignment=True,
         block_cfg=dict(num_heads=None, ffn_ratio=4.0, dropout=0.0,
-                       zero_init=True),
+                       zero_init=True)),
+    decode_head=dict(
+        type='AVSDecodeHead',
+        in_channels=[64, 128, 320, 512],
         mask_decoder=dict(
             type='SegformerMaskDecoder',
             channels=768,

@@ -54,7 +54,8 @@ model = dict(
         # negative; Eq. 6 (the default) uses the other slots of the sample
         negatives='batch'),
     backbone=dict(
-        # mmseg's MiT with its attention through SDPA (same weights/values)
+        # mmseg's MiT, stage-wise, with its attention through SDPA (same
+        # weights and values as mmseg's MixVisionTransformer)
         type='SDPAMixVisionTransformer',
         in_channels=3,
         embed_dims=16,
@@ -66,15 +67,18 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         mlp_ratio=4,
         drop_path_rate=0.0),
-    decode_head=dict(
-        type='DelayedAVAMDecoder',
-        in_channels=[16, 32, 80, 128],
+    alignment=dict(
+        type='StageAlignment',  # in_channels: decode_head's
         query_channels=query_dims,
         inject_stages=(2, 3),
         fusion_position='encoder',
         norm_position='pre',
         with_alignment=True,
-        block_cfg=dict(num_heads=None, ffn_ratio=2.0),
+        block_cfg=dict(num_heads=None, ffn_ratio=2.0)),
+    decode_head=dict(
+        type='AVSDecodeHead',
+        in_channels=[16, 32, 80, 128],
+        query_channels=query_dims,
         mask_decoder=dict(
             type='SegformerMaskDecoder',
             channels=64,

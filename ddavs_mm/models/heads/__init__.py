@@ -1,11 +1,13 @@
 from .audio_conditioned_block import AudioConditionedBlock
+from .avs_decode_head import AVSDecodeHead
 from .contrastive_head import ContrastiveHead
 from .cross_alignment_block import CrossAlignmentBlock
-from .delayed_avam_decoder import DelayedAVAMDecoder
 from .image_guided_refiner import ImageGuidedRefiner
 from .segformer_mask_decoder import SegformerMaskDecoder
+from .stage_alignment import StageAlignment
 
 __all__ = [
-    'AudioConditionedBlock', 'ContrastiveHead', 'CrossAlignmentBlock',
-    'DelayedAVAMDecoder', 'ImageGuidedRefiner', 'SegformerMaskDecoder'
+    'AVSDecodeHead', 'AudioConditionedBlock', 'ContrastiveHead',
+    'CrossAlignmentBlock', 'ImageGuidedRefiner', 'SegformerMaskDecoder',
+    'StageAlignment'
 ]

@@ -1,5 +1,5 @@
 """Audio-conditioned transformer block: one reading of the fusion of the
-Table 3 baseline (``DelayedAVAMDecoder(baseline_fusion='blocks')``).
+Table 3 baseline (``StageAlignment(baseline_fusion='blocks')``).
 
 The paper's baseline "only contains encoders, transformer blocks and the
 segmentation decoder" (Sec. 4.4) and has more parameters than the "+AVAM"

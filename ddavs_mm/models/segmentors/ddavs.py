@@ -1,39 +1,66 @@
 """DDAVS segmentor: audio encoder → AQM (→ COM in training) → visual encoder
 with delayed AVAM → mask decoder (Sec. 3, Eqs. 1-3, 9).
 
+The AVAM is :class:`~ddavs_mm.models.heads.StageAlignment`, owned here: it
+acts inside the visual encoder, which then runs stage by stage
+(:class:`~ddavs_mm.models.backbones.StageWiseBackbone`), or at the decode
+head's input. The decode head only decodes.
+
 Frames are flattened to ``N = B * T``. Each frame has its own 1-second audio
 segment ``[N, S]`` → audio tokens ``[N, L, D]`` → queries ``[N, n, d]``
 (``audio_query=None``: the audio tokens themselves serve as the queries,
 which is how the "baseline" and "+AVAM" rows of Table 3 run without AQM).
 """
+import logging
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Union
 
 import mmseg.models  # noqa: F401  (registers MixVisionTransformer etc.)
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
+from mmseg.models.backbones import MixVisionTransformer
 
 from ddavs_mm.registry import MODELS
+from ..backbones import StageWiseBackbone
 from ..utils import resize_bilinear
 
 ForwardResults = Union[Dict[str, torch.Tensor], List[BaseDataElement],
                        torch.Tensor]
 
 
-def _nlc_to_nchw(x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
-    h, w = hw_shape
-    return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], h, w)
+#: Checkpoints written before :class:`StageAlignment` existed hold its
+#: tensors under the decode head; they load under ``alignment.``.
+_PRE_ALIGNMENT_KEYS = (('decode_head.blocks.', 'alignment.blocks.'),
+                       ('decode_head.baseline_proj.',
+                        'alignment.baseline_proj.'))
 
 
-def _is_mit_like(backbone: nn.Module) -> bool:
-    """Whether ``backbone.layers[i]`` is [patch_embed, blocks, norm]."""
-    layers = getattr(backbone, 'layers', None)
-    return isinstance(layers, nn.ModuleList) and all(
-        isinstance(layer, nn.ModuleList) and len(layer) == 3
-        for layer in layers)
+def _rename_pre_alignment_keys(module: nn.Module, state_dict: dict,
+                               prefix: str, *args) -> None:
+    """``load_state_dict`` pre-hook: rename the keys of the older layout
+    (:data:`_PRE_ALIGNMENT_KEYS`) in place. A key of the older layout never
+    names a tensor of the current one, so the rule is unambiguous."""
+    renamed = 0
+    for old, new in _PRE_ALIGNMENT_KEYS:
+        old, new = prefix + old, prefix + new
+        for key in [k for k in state_dict if k.startswith(old)]:
+            target = new + key[len(old):]
+            if target in state_dict:
+                raise ValueError(f'the state dict holds both {key} (layout '
+                                 f'before StageAlignment) and {target}')
+            state_dict[target] = state_dict.pop(key)
+            renamed += 1
+    if renamed:
+        print_log(
+            f'{type(module).__name__}: {renamed} tensor(s) of the layout '
+            'before StageAlignment loaded under their new names '
+            '(decode_head.blocks.* -> alignment.blocks.*, '
+            'decode_head.baseline_proj.* -> alignment.baseline_proj.*)',
+            logger='current', level=logging.INFO)
 
 
 @MODELS.register_module()
@@ -41,16 +68,21 @@ class DDAVS(BaseModel):
     """Disentangled audio semantics + delayed bidirectional alignment.
 
     Args:
-        backbone (dict): visual encoder; mmseg ``MixVisionTransformer`` by
-            default. With ``fusion_position='encoder'`` it must either be
-            MiT-like (``layers[i] = [patch_embed, blocks, norm]``) or define
-            ``forward_with_stage_hook(x, hook)`` calling
-            ``hook(stage_idx, feat [N,C,H,W]) -> feat`` after each stage and
-            returning the 4 levels. Any backbone returning 4 levels works
-            with ``fusion_position='head'``.
-        decode_head (dict): :class:`DelayedAVAMDecoder` config.
+        backbone (dict): visual encoder returning the pyramid levels;
+            ``FreezableMixVisionTransformer`` in the configs. With
+            ``alignment.fusion_position='encoder'`` it must be a
+            :class:`~ddavs_mm.models.backbones.StageWiseBackbone` (a
+            ``forward_stagewise(x, hook, position)`` method and the
+            ``hook_positions`` it supports); any backbone works with
+            ``'head'``.
+        decode_head (dict): :class:`~ddavs_mm.models.heads.AVSDecodeHead`
+            config: ``forward(feats, queries) -> logits``.
         audio_encoder (dict): audio encoder config (``forward(wave [N, S])
             -> tokens [N, L, D]``, attribute ``out_channels``).
+        alignment (dict): :class:`~ddavs_mm.models.heads.StageAlignment`
+            config: the alignment blocks (or the baseline fusion) and where
+            they act. Its ``in_channels`` defaults to
+            ``decode_head.in_channels`` (the backbone's level widths).
         audio_query (dict, optional): :class:`AudioQueryModule` config; None
             → queries are the raw audio tokens.
         contrastive_head (dict, optional): :class:`ContrastiveHead` config;
@@ -77,6 +109,7 @@ class DDAVS(BaseModel):
                  backbone: dict,
                  decode_head: dict,
                  audio_encoder: dict,
+                 alignment: dict,
                  audio_query: Optional[dict] = None,
                  contrastive_head: Optional[dict] = None,
                  refiner: Optional[dict] = None,
@@ -132,12 +165,27 @@ class DDAVS(BaseModel):
                 f'{query_dims}-d')
 
         self.backbone = MODELS.build(backbone)
+        # built before the decode head: the order of the random
+        # initialisation is that of the layout before StageAlignment
+        alignment = dict(alignment)
+        if 'in_channels' not in alignment and 'in_channels' in decode_head:
+            alignment['in_channels'] = decode_head['in_channels']
+        self.alignment = MODELS.build(alignment)
         self.decode_head = MODELS.build(decode_head)
-        if query_dims is not None and \
-                self.decode_head.query_channels != query_dims:
+        for name, module in (('alignment', self.alignment),
+                             ('decode_head', self.decode_head)):
+            channels = getattr(module, 'query_channels', None)
+            if query_dims is not None and channels is not None and \
+                    channels != query_dims:
+                raise ValueError(f'{name}.query_channels={channels} but '
+                                 f'queries are {query_dims}-d')
+        if list(self.alignment.in_channels) != \
+                list(self.decode_head.in_channels):
             raise ValueError(
-                f'decode_head.query_channels={self.decode_head.query_channels}'
-                f' but queries are {query_dims}-d')
+                f'alignment.in_channels={list(self.alignment.in_channels)} '
+                'but decode_head.in_channels='
+                f'{list(self.decode_head.in_channels)}: both are the '
+                "backbone's level widths")
         if self.decode_head.num_classes != num_classes:
             raise ValueError(
                 f'decode_head outputs {self.decode_head.num_classes} maps but '
@@ -148,22 +196,9 @@ class DDAVS(BaseModel):
             raise ValueError(
                 f'refiner.num_classes={self.refiner.num_classes} but '
                 f'num_classes={num_classes}')
-        if getattr(self.decode_head, 'encoder_position',
-                   'after_stage') == 'before_blocks' and \
-                self.decode_head.inject_stages and \
-                not _is_mit_like(self.backbone):
-            raise ValueError(
-                f'decode_head.encoder_position="before_blocks" needs a MiT-'
-                f'like backbone (layers[i] = [patch_embed, blocks, norm]); '
-                f'{type(self.backbone).__name__} is not')
-        if self.decode_head.fusion_position == 'encoder' and \
-                self.decode_head.inject_stages and \
-                not _is_mit_like(self.backbone) and \
-                not hasattr(self.backbone, 'forward_with_stage_hook'):
-            raise ValueError(
-                f'{type(self.backbone).__name__} cannot be run stage by stage;'
-                ' use decode_head.fusion_position="head" or give the backbone'
-                ' a forward_with_stage_hook(x, hook) method')
+        if self.alignment.acts_in_encoder:
+            self._check_stage_wise_backbone()
+        self.register_load_state_dict_pre_hook(_rename_pre_alignment_keys)
         if losses is None:
             losses = [
                 dict(type='AVSCrossEntropyLoss', loss_weight=5.0),
@@ -174,6 +209,28 @@ class DDAVS(BaseModel):
         for loss in self.losses:
             if hasattr(loss, 'ignore_index'):
                 loss.ignore_index = ignore_index
+
+    def _check_stage_wise_backbone(self) -> None:
+        """``alignment.fusion_position='encoder'`` needs a backbone that runs
+        stage by stage at ``alignment.encoder_position``."""
+        name = type(self.backbone).__name__
+        if not isinstance(self.backbone, StageWiseBackbone):
+            hint = ''
+            if isinstance(self.backbone, MixVisionTransformer):
+                hint = (" (type='FreezableMixVisionTransformer' is mmseg's "
+                        'MiT with a stage-wise forward, same weights)')
+            raise ValueError(
+                f'alignment.fusion_position="encoder" runs the backbone stage'
+                f' by stage, but {name} cannot be run stage by stage: it has '
+                'no forward_stagewise(x, hook, position) / hook_positions '
+                '(StageWiseBackbone, ddavs_mm/models/backbones/'
+                f'stage_wise_backbone.py){hint}; use alignment.'
+                'fusion_position="head" to align at the decode head input')
+        position = self.alignment.encoder_position
+        if position not in self.backbone.hook_positions:
+            raise ValueError(
+                f'alignment.encoder_position="{position}" but {name} runs '
+                f'hooks only at {tuple(self.backbone.hook_positions)}')
 
     # ------------------------------------------------------------------ audio
     @property
@@ -201,41 +258,28 @@ class DDAVS(BaseModel):
     # ----------------------------------------------------------------- visual
     def extract_feats(self, frames: torch.Tensor,
                       queries: torch.Tensor) -> List[torch.Tensor]:
-        """Visual pyramid with AVAM applied inside the encoder when
-        ``fusion_position='encoder'`` (Eqs. 2-3).
+        """The pyramid the decode head reads, aligned with the audio where
+        ``alignment`` acts (Eqs. 2-3): inside the encoder, run stage by
+        stage, and/or at the decode head's input.
 
         Args:
             frames (Tensor): ``[N, 3, H, W]``.
             queries (Tensor): ``[N, n, d]``.
+
+        Returns:
+            list[Tensor]: levels ``[N, C_i, H_i, W_i]``.
         """
-        head = self.decode_head
-        if head.fusion_position != 'encoder' or not head.inject_stages:
-            return list(self.backbone(frames))
+        alignment = self.alignment
+        if alignment.acts_in_encoder:
 
-        def hook(stage_idx: int, feat: torch.Tensor) -> torch.Tensor:
-            return head.align(stage_idx, feat, queries)
+            def hook(stage_idx: int, feat: torch.Tensor) -> torch.Tensor:
+                return alignment.forward_stage(stage_idx, feat, queries)
 
-        before = getattr(head, 'encoder_position',
-                         'after_stage') == 'before_blocks'
-        if hasattr(self.backbone, 'forward_with_stage_hook') and not before:
-            return list(self.backbone.forward_with_stage_hook(frames, hook))
-        outs = []
-        x = frames
-        out_indices = getattr(self.backbone, 'out_indices',
-                              tuple(range(len(self.backbone.layers))))
-        for i, layer in enumerate(self.backbone.layers):
-            x, hw_shape = layer[0](x)
-            if before:  # align the patch-embedded tokens of the stage
-                x = hook(i, _nlc_to_nchw(x, hw_shape)).flatten(2).transpose(
-                    1, 2)
-            for block in layer[1]:
-                x = block(x, hw_shape)
-            x = _nlc_to_nchw(layer[2](x), hw_shape)
-            if not before:
-                x = hook(i, x)
-            if i in out_indices:
-                outs.append(x)
-        return outs
+            feats = self.backbone.forward_stagewise(
+                frames, hook, position=alignment.encoder_position)
+        else:
+            feats = self.backbone(frames)
+        return alignment(feats, queries)
 
     # ---------------------------------------------------------------- helpers
     @staticmethod
@@ -429,7 +473,8 @@ class DDAVS(BaseModel):
         bank are not parameters and are not counted).
 
         Keys: backbone, audio_encoder, audio_query, avam (alignment blocks
-        or baseline fusion), mask_decoder, refiner, contrastive_head, total,
+        or baseline fusion), mask_decoder (the decode head, with the query
+        readout if any), refiner, contrastive_head, total,
         total_inference (without the training-only contrastive head),
         trainable.
         """
@@ -437,13 +482,12 @@ class DDAVS(BaseModel):
         def count(m: Optional[nn.Module]) -> int:
             return 0 if m is None else sum(p.numel() for p in m.parameters())
 
-        head = self.decode_head
         counts = OrderedDict()
         counts['backbone'] = count(self.backbone)
         counts['audio_encoder'] = count(self.audio_encoder)
         counts['audio_query'] = count(self.audio_query)
-        counts['avam'] = count(head) - count(head.mask_decoder)
-        counts['mask_decoder'] = count(head.mask_decoder)
+        counts['avam'] = count(self.alignment)
+        counts['mask_decoder'] = count(self.decode_head)
         counts['refiner'] = count(self.refiner)
         counts['contrastive_head'] = count(self.contrastive_head)
         counts['total'] = count(self)

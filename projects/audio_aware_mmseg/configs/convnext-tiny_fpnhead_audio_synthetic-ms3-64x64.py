@@ -3,7 +3,7 @@
 # audio-aware by config only with DDAVS parts:
 #   HTSATAudioEncoder -> AudioQueryModule (no prototype bank here)
 #   -> CrossAlignmentBlocks on stages 2 and 3 at the decoder input
-#      (DelayedAVAMDecoder, fusion_position='head')
+#      (StageAlignment, fusion_position='head')
 #   -> mmseg FPNHead.
 _base_ = [
     '../../../configs/_base_/models/ddavs_tiny.py',
@@ -21,16 +21,21 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         gap_before_final_norm=False,  # keep the [N, C, H, W] maps
         drop_path_rate=0.0),
-    decode_head=dict(
+    # Cross Alignment Blocks on the levels 2, 3 at the decode head's input:
+    # the backbone runs untouched.
+    alignment=dict(
         _delete_=True,
-        type='DelayedAVAMDecoder',
-        in_channels=[16, 32, 64, 128],
+        type='StageAlignment',  # in_channels: decode_head's
         query_channels=64,  # = model.audio_query.embed_dims
         inject_stages=(2, 3),
         fusion_position='head',
         norm_position='pre',
         with_alignment=True,
-        block_cfg=dict(num_heads=None, ffn_ratio=2.0),
+        block_cfg=dict(num_heads=None, ffn_ratio=2.0)),
+    decode_head=dict(
+        _delete_=True,
+        type='AVSDecodeHead',
+        in_channels=[16, 32, 64, 128],
         # mmseg's FPNHead, unchanged.
         mask_decoder=dict(
             type='FPNHead',

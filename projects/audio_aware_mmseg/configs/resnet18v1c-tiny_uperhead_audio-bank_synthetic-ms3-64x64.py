@@ -2,7 +2,7 @@
 # decoder) made audio-aware by config only, with the full DDAVS audio path:
 #   HTSATAudioEncoder -> AudioQueryModule *with a PrototypeBank*
 #   -> CrossAlignmentBlocks on ResNet stages 3 and 4 at the decoder input
-#      (DelayedAVAMDecoder, fusion_position='head': a ResNet cannot be run
+#      (StageAlignment, fusion_position='head': a ResNet cannot be run
 #      stage by stage by DDAVS, so the blocks go on its outputs)
 #   -> mmseg UPerHead.
 # The bank must exist before training; build it from the single-source
@@ -37,16 +37,21 @@ model = dict(
         norm_eval=False,
         style='pytorch',
         contract_dilation=True),
-    decode_head=dict(
+    # Cross Alignment Blocks on the levels 2, 3 at the decode head's input:
+    # the backbone runs untouched.
+    alignment=dict(
         _delete_=True,
-        type='DelayedAVAMDecoder',
-        in_channels=[8, 16, 32, 64],  # ResNet-18 stages x base_channels
+        type='StageAlignment',  # in_channels: decode_head's
         query_channels=64,  # = model.audio_query.embed_dims
         inject_stages=(2, 3),
         fusion_position='head',
         norm_position='pre',
         with_alignment=True,
-        block_cfg=dict(num_heads=None, ffn_ratio=2.0),
+        block_cfg=dict(num_heads=None, ffn_ratio=2.0)),
+    decode_head=dict(
+        _delete_=True,
+        type='AVSDecodeHead',
+        in_channels=[8, 16, 32, 64],  # ResNet-18 stages x base_channels
         # mmseg's UPerHead (PPM on the last level + FPN), unchanged.
         mask_decoder=dict(
             type='UPerHead',

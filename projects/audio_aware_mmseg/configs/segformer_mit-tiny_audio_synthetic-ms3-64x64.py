@@ -3,7 +3,7 @@
 # config only, with DDAVS parts:
 #   HTSATAudioEncoder -> AudioQueryModule (no prototype bank here)
 #   -> CrossAlignmentBlocks on pyramid levels 2 and 3 at the decoder input
-#      (DelayedAVAMDecoder, fusion_position='head')
+#      (StageAlignment, fusion_position='head')
 #   -> mmseg SegformerHead (logits at 1/4 of the frame, upsampled by DDAVS).
 # The audio side (HTSAT, Q-Former AQM, contrastive head), the data
 # preprocessor and the AVS losses come from the repo's tiny DDAVS config.
@@ -27,16 +27,21 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         mlp_ratio=4,
         drop_path_rate=0.0),
-    decode_head=dict(
+    # Cross Alignment Blocks on the levels 2, 3 at the decode head's input:
+    # the backbone runs untouched.
+    alignment=dict(
         _delete_=True,
-        type='DelayedAVAMDecoder',
-        in_channels=[16, 32, 80, 128],  # the backbone's pyramid
+        type='StageAlignment',  # in_channels: decode_head's
         query_channels=64,  # = model.audio_query.embed_dims
         inject_stages=(2, 3),
         fusion_position='head',
         norm_position='pre',
         with_alignment=True,
-        block_cfg=dict(num_heads=None, ffn_ratio=2.0),
+        block_cfg=dict(num_heads=None, ffn_ratio=2.0)),
+    decode_head=dict(
+        _delete_=True,
+        type='AVSDecodeHead',
+        in_channels=[16, 32, 80, 128],  # the backbone's pyramid
         # mmseg's SegformerHead, unchanged. Binary AVS masks: one logit map
         # (num_classes=1, out_channels=1, threshold=0.5 as mmseg expects).
         # DDAVS computes the losses itself; the head's loss_decode is unused.

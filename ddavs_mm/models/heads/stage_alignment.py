@@ -1,16 +1,21 @@
-"""Delayed Audio-Visual Alignment Module + mask decoder (Sec. 3.3).
+"""Audio-visual alignment of the visual encoder's stages: the Delayed AVAM
+(Sec. 3.3) and the fusion of the Table 3 rows without it.
 
 ``H_v^i = AVAM^i(Q, H_v^{i-1})`` is applied only at the injected stages of
 the 4-stage visual encoder (default stages 2 and 3, 0-based, = the paper's
-blocks "3,4"; any subset reproduces a row of Table 4). Two placements:
+blocks "3,4"; any subset reproduces a row of Table 4). The segmentor owns
+this module; where its blocks act is ``fusion_position``:
 
-* ``fusion_position='encoder'`` (default, "Encoder-Decoder" in Table 6): the
-  segmentor calls :meth:`align` on the output of each injected encoder stage
-  *inside* the encoder, so the aligned feature feeds the next stage and is
-  also the pyramid level given to the mask decoder;
-* ``fusion_position='head'`` (Table 6 "Head (pre-LN)" / "Head (post-LN)"
-  with ``norm_position``): the encoder runs untouched and the blocks are
-  applied to the pyramid levels at the decoder input (:meth:`forward`).
+* ``'encoder'`` (default, "Encoder-Decoder" in Table 6): *inside* the
+  encoder. The segmentor runs the backbone stage by stage
+  (:class:`~ddavs_mm.models.backbones.StageWiseBackbone`) with
+  :meth:`StageAlignment.forward_stage` as the hook, so an aligned stage
+  feeds the next stage and is also the pyramid level the decode head reads;
+* ``'head'`` (Table 6 "Head (pre-LN)" / "Head (post-LN)" with
+  ``norm_position``): at the decode head's input. The encoder runs
+  untouched and :meth:`StageAlignment.forward` aligns the injected pyramid
+  levels before the decode head reads them; any backbone returning the
+  levels works.
 
 Inside the encoder, ``encoder_position`` says where in an injected stage the
 block acts (the paper is ambiguous, docs/design.md): ``'after_stage'``
@@ -19,22 +24,13 @@ block acts (the paper is ambiguous, docs/design.md): ``'after_stage'``
 transformer blocks", Sec. 4.4) after the stage's patch embedding, before its
 transformer layers, so the stage's own layers process the aligned tokens.
 
-``query_readout=True`` (our addition, off in the paper configs) adds an
-audio-conditioned term to the decoder's logits: every pixel of the fused map
-``E [N, C, H, W]`` is compared with every audio query,
-``z_k = conv_seg(E)_k + max_i <E, W_k q_i> / sqrt(C)`` for each output map
-``k`` (one projection ``W_k`` per map). It lets a pixel's object
-identity meet the audio semantics by a dot product at the output, which a
-small model learns much faster than the same matching through attention.
-It needs a mask decoder with ``fuse(feats)`` and ``classify(fused)``.
-
 ``with_alignment=False`` (Table 3 "Baseline" / "+AQM"): no Cross Alignment
 Block. The paper does not specify how its baseline fuses the audio;
 ``baseline_fusion`` picks one of two readings (docs/design.md):
 
 * ``'bias'`` (default): the mean of the queries (or audio tokens) over the n
   slots is linearly projected to the channels of the last pyramid level and
-  *added* to every position of that level at the decoder input,
+  *added* to every position of that level at the decode head's input,
   ``F_4 <- F_4 + W mean_i(q_i)``; ``W`` is zero-initialised, so the
   baseline starts as a purely visual model;
 * ``'blocks'``: an :class:`AudioConditionedBlock` (a unidirectional
@@ -54,15 +50,16 @@ from .cross_alignment_block import CrossAlignmentBlock
 
 
 @MODELS.register_module()
-class DelayedAVAMDecoder(BaseModule):
-    """Cross Alignment Blocks at chosen stages, then the mask decoder.
+class StageAlignment(BaseModule):
+    """Alignment blocks at chosen encoder stages (or the baseline fusion).
 
     Args:
-        in_channels (Sequence[int]): channels of the 4 pyramid levels.
+        in_channels (Sequence[int]): channels of the backbone's pyramid
+            levels (= the decode head's ``in_channels``).
         query_channels (int): width d of the audio queries.
         inject_stages (Sequence[int]): 0-based stages that get a block.
             Defaults to (2, 3).
-        fusion_position (str): 'encoder' or 'head'.
+        fusion_position (str): 'encoder' or 'head' (see the module doc).
         encoder_position (str): 'after_stage' (default) or 'before_blocks':
             where in an injected encoder stage a block acts (see the module
             doc); only with ``fusion_position='encoder'``.
@@ -73,10 +70,6 @@ class DelayedAVAMDecoder(BaseModule):
             or 'blocks' (see the module doc).
         block_cfg (dict, optional): extra block args (``num_heads``,
             ``ffn_ratio``, ``dropout``, ``zero_init``).
-        mask_decoder (dict): mask decoder config (``in_channels`` is filled
-            in). Defaults to ``SegformerMaskDecoder`` with 256 channels.
-        query_readout (bool): add the query dot-product readout (see the
-            module doc). Defaults to False.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -90,10 +83,6 @@ class DelayedAVAMDecoder(BaseModule):
                  with_alignment: bool = True,
                  baseline_fusion: str = 'bias',
                  block_cfg: Optional[dict] = None,
-                 mask_decoder: dict = dict(
-                     type='SegformerMaskDecoder', channels=256,
-                     num_classes=1),
-                 query_readout: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if fusion_position not in ('encoder', 'head'):
@@ -147,20 +136,12 @@ class DelayedAVAMDecoder(BaseModule):
                                            self.in_channels[-1])
             nn.init.zeros_(self.baseline_proj.weight)
             nn.init.zeros_(self.baseline_proj.bias)
-        mask_decoder = dict(mask_decoder)
-        mask_decoder.setdefault('in_channels', self.in_channels)
-        self.mask_decoder = MODELS.build(mask_decoder)
-        self.num_classes = self.mask_decoder.num_classes
-        self.readout_proj = None
-        if query_readout:
-            if not (hasattr(self.mask_decoder, 'fuse')
-                    and hasattr(self.mask_decoder, 'classify')):
-                raise ValueError(
-                    'query_readout needs a mask decoder with fuse() and '
-                    f'classify(); {type(self.mask_decoder).__name__} has not')
-            self.readout_proj = nn.Linear(
-                query_channels,
-                self.num_classes * self.mask_decoder.channels)
+
+    @property
+    def acts_in_encoder(self) -> bool:
+        """Whether blocks act inside the encoder (the segmentor then runs
+        the backbone stage by stage with :meth:`forward_stage`)."""
+        return self.fusion_position == 'encoder' and bool(self.blocks)
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -168,11 +149,19 @@ class DelayedAVAMDecoder(BaseModule):
             nn.init.zeros_(self.baseline_proj.weight)
             nn.init.zeros_(self.baseline_proj.bias)
 
-    def align(self, stage_idx: int, feat: torch.Tensor,
-              queries: torch.Tensor) -> torch.Tensor:
+    def forward_stage(self, stage_idx: int, feat: torch.Tensor,
+                      queries: torch.Tensor) -> torch.Tensor:
         """The block of one stage (AVAM's, or the baseline's with
-        ``baseline_fusion='blocks'``): ``[N, C, H, W] -> [N, C, H, W]``
-        (identity when the stage is not injected)."""
+        ``baseline_fusion='blocks'``); identity at a stage without one.
+
+        Args:
+            stage_idx (int): 0-based stage (= pyramid level).
+            feat (Tensor): ``[N, C_i, H_i, W_i]``.
+            queries (Tensor): ``[N, n, d]``.
+
+        Returns:
+            Tensor: ``[N, C_i, H_i, W_i]``.
+        """
         key = str(stage_idx)
         if key not in self.blocks:
             return feat
@@ -180,41 +169,32 @@ class DelayedAVAMDecoder(BaseModule):
 
     def fuse_baseline(self, feats: List[torch.Tensor],
                       queries: torch.Tensor) -> List[torch.Tensor]:
-        """Baseline fusion (no AVAM): add projected mean query to F_4."""
+        """Baseline fusion (no AVAM): add the projected mean query to
+        ``F_4``."""
         bias = self.baseline_proj(queries.mean(dim=1).to(feats[-1].dtype))
         return list(feats[:-1]) + [feats[-1] + bias[:, :, None, None]]
 
-    def forward(self, feats: List[torch.Tensor],
-                queries: torch.Tensor) -> torch.Tensor:
-        """Args:
-            feats (list[Tensor]): pyramid ``[N, C_i, H_i, W_i]`` (already
-                aligned inside the encoder when fusion_position='encoder').
+    def forward(self, feats: Sequence[torch.Tensor],
+                queries: torch.Tensor) -> List[torch.Tensor]:
+        """The fusion at the decode head's input: the baseline bias, or the
+        blocks with ``fusion_position='head'``; identity otherwise (the
+        blocks acted inside the encoder).
+
+        Args:
+            feats (list[Tensor]): pyramid ``[N, C_i, H_i, W_i]``.
             queries (Tensor): ``[N, n, d]``.
 
         Returns:
-            Tensor: logits ``[N, K, H_0, W_0]`` (1/4 of the input).
+            list[Tensor]: the pyramid the decode head reads.
         """
         if len(feats) != len(self.in_channels):
-            raise ValueError(f'DelayedAVAMDecoder expects '
+            raise ValueError(f'{type(self).__name__} expects '
                              f'{len(self.in_channels)} levels, got '
                              f'{len(feats)}')
         feats = list(feats)
         if self.baseline_proj is not None:
-            feats = self.fuse_baseline(feats, queries)
-        elif self.fusion_position == 'head':
-            feats = [self.align(i, f, queries) for i, f in enumerate(feats)]
-        if self.readout_proj is None:
-            return self.mask_decoder(feats)
-        fused = self.mask_decoder.fuse(feats)
-        return self.mask_decoder.classify(fused) + \
-            self.query_readout(fused, queries)
-
-    def query_readout(self, fused: torch.Tensor,
-                      queries: torch.Tensor) -> torch.Tensor:
-        """``max_i <E, W_k q_i> / sqrt(C)``: ``[N, C, H, W], [N, n, d] ->
-        [N, K, H, W]``."""
-        n, c = fused.shape[:2]
-        keys = self.readout_proj(queries.to(fused.dtype))
-        keys = keys.reshape(n, queries.shape[1], self.num_classes, c)
-        sim = torch.einsum('nqkc,nchw->nqkhw', keys, fused)
-        return sim.amax(dim=1) / c**0.5
+            return self.fuse_baseline(feats, queries)
+        if self.fusion_position == 'head':
+            return [self.forward_stage(i, f, queries)
+                    for i, f in enumerate(feats)]
+        return feats
