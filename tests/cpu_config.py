@@ -74,7 +74,7 @@ SHRUNK_KEYS = frozenset((
     'alignment.query_channels'))
 
 MIT_TYPES = ('MixVisionTransformer', 'mmseg.MixVisionTransformer',
-             'FreezableMixVisionTransformer')
+             'FreezableMixVisionTransformer', 'SDPAMixVisionTransformer')
 #: Categories of AVSBench S4 (the source classes of the binary configs'
 #: banks, DDESeg's [23, K, 768] layout); binary data sets have no class
 #: list of their own to take the count from.

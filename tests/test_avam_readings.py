@@ -36,7 +36,7 @@ def model_cfg(**alignment):
                       num_layers=[1, 1, 1, 1], num_heads=[1, 2, 4, 8]),
         alignment=alignment_cfg,
         decode_head=dict(
-            type='AVSDecodeHead', in_channels=[8, 16, 32, 64],
+            type='DelayedAVAMDecoder', in_channels=[8, 16, 32, 64],
             mask_decoder=dict(type='SegformerMaskDecoder', channels=16,
                               num_classes=1, dropout_ratio=0.)))
 

@@ -67,7 +67,7 @@ def small_model_cfg(mask_mode='binary', num_classes=1, audio_query=True,
             inject_stages=(2, 3), fusion_position=fusion_position,
             with_alignment=with_alignment, block_cfg=dict(num_heads=2)),
         decode_head=dict(
-            type='AVSDecodeHead', in_channels=[8, 16, 32, 64],
+            type='DelayedAVAMDecoder', in_channels=[8, 16, 32, 64],
             mask_decoder=dict(type='SegformerMaskDecoder', channels=16,
                               num_classes=num_classes, dropout_ratio=0.)))
 

@@ -485,9 +485,11 @@ def test_sdpa_mit_with_cp_same_gradients():
 
 def test_optimize_converts_a_plain_mmseg_mit():
     """A config naming mmseg's MixVisionTransformer gets SDPA attention from
-    the fast path, with the same outputs."""
+    the fast path, with the same outputs (the alignment at the decode head
+    input: a plain MiT has no stage-wise forward)."""
     model = init_model(TINY_CFG, None, cfg_options={
-        'model.backbone.type': 'MixVisionTransformer'})
+        'model.backbone.type': 'MixVisionTransformer',
+        'model.alignment.fusion_position': 'head'})
     assert not any(isinstance(m, SDPAEfficientMultiheadAttention)
                    for m in model.modules())
     inputs = _tiny_inputs(batch=1)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import ddavs_mm  # noqa: F401
 from ddavs_mm.models.audio_query import (AudioQueryModule, PrototypeBank,
                                          load_bank, save_bank)
-from ddavs_mm.models.heads import (AVSDecodeHead, ContrastiveHead,
+from ddavs_mm.models.heads import (DelayedAVAMDecoder, ContrastiveHead,
                                    CrossAlignmentBlock, SegformerMaskDecoder,
                                    StageAlignment)
 from ddavs_mm.models.losses import (AVSCrossEntropyLoss, AVSDiceLoss,
@@ -216,7 +216,7 @@ def test_cross_alignment_block(norm_position):
 
 
 def test_decoder_query_readout():
-    dec = AVSDecodeHead(
+    dec = DelayedAVAMDecoder(
         in_channels=[4, 4, 4, 4], query_channels=3, query_readout=True,
         mask_decoder=dict(type='SegformerMaskDecoder', channels=4))
     with torch.no_grad():
@@ -238,7 +238,7 @@ def test_decoder_query_readout():
         md.fuse(feats), q)
     assert torch.allclose(dec(feats, q), expected)
     # one projection per output map
-    sem = AVSDecodeHead(
+    sem = DelayedAVAMDecoder(
         in_channels=[4, 4, 4, 4], query_channels=3, query_readout=True,
         mask_decoder=dict(type='SegformerMaskDecoder', channels=4,
                           num_classes=3))
@@ -252,13 +252,13 @@ def test_decoder_query_readout():
     assert torch.allclose(out[0, 2], torch.tensor([[0.5, 0.]]))
     assert sem(feats, q).shape == (2, 3, 16, 16)
     with pytest.raises(ValueError, match='fuse'):
-        AVSDecodeHead(
+        DelayedAVAMDecoder(
             in_channels=[4, 4, 4, 4], query_channels=3, query_readout=True,
             mask_decoder=dict(type='mmseg.SegformerHead',
                               in_channels=[4, 4, 4, 4], in_index=[0, 1, 2, 3],
                               channels=4, num_classes=1))
     with pytest.raises(ValueError, match='query_channels'):
-        AVSDecodeHead(in_channels=[4, 4, 4, 4], query_readout=True,
+        DelayedAVAMDecoder(in_channels=[4, 4, 4, 4], query_readout=True,
                       mask_decoder=dict(type='SegformerMaskDecoder',
                                         channels=4))
 
@@ -272,11 +272,11 @@ def test_segformer_mask_decoder():
 
 
 @pytest.mark.parametrize('num_classes', [1, 5])
-def test_avs_decode_head(num_classes):
+def test_delayed_avam_decoder(num_classes):
     """The head only decodes: the mask decoder's logits, the queries unread
     without the readout; the mask decoder gets the level widths."""
     chans = [8, 16, 32, 64]
-    dec = AVSDecodeHead(
+    dec = DelayedAVAMDecoder(
         in_channels=chans,
         mask_decoder=dict(type='SegformerMaskDecoder', channels=16,
                           num_classes=num_classes)).eval()
@@ -290,7 +290,7 @@ def test_avs_decode_head(num_classes):
         assert out.shape == (2, num_classes, 32, 32)
         assert torch.equal(out, dec.mask_decoder(feats))
         assert torch.equal(dec(feats, torch.randn(2, 5, 12)), out)
-    with pytest.raises(ValueError, match='AVSDecodeHead expects 4 levels'):
+    with pytest.raises(ValueError, match='DelayedAVAMDecoder expects 4 levels'):
         dec(feats[:3], torch.randn(2, 5, 12))
 
 

@@ -117,7 +117,7 @@ def test_audio_aware_mmseg_trains_one_step(path, ms3_root, tmp_path,
 
     # the model is the configured mmseg/mmpretrain backbone and mmseg head
     head, alignment = model.decode_head, model.alignment
-    assert type(head).__name__ == 'AVSDecodeHead'
+    assert type(head).__name__ == 'DelayedAVAMDecoder'
     assert type(alignment).__name__ == 'StageAlignment'
     assert alignment.fusion_position == 'head'
     assert isinstance(head.mask_decoder, BaseDecodeHead)

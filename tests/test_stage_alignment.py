@@ -43,7 +43,7 @@ def model_cfg(backbone=None, readout=False, **alignment):
             num_layers=[1, 1, 1, 1], num_heads=[1, 2, 4, 8]),
         alignment=align,
         decode_head=dict(
-            type='AVSDecodeHead', in_channels=CHANNELS, query_channels=16,
+            type='DelayedAVAMDecoder', in_channels=CHANNELS, query_channels=16,
             query_readout=readout,
             mask_decoder=dict(type='SegformerMaskDecoder', channels=16,
                               num_classes=1, dropout_ratio=0.)))
@@ -323,7 +323,7 @@ def test_every_config_builds_and_runs_with_its_alignment(path):
     model = MODELS.build(model_cfg).eval()
     align = model.alignment
     assert type(align).__name__ == 'StageAlignment'
-    assert type(model.decode_head).__name__ == 'AVSDecodeHead'
+    assert type(model.decode_head).__name__ == 'DelayedAVAMDecoder'
     assert align.fusion_position == cfg.model.alignment.fusion_position
     assert align.in_channels == list(cfg.model.decode_head.in_channels)
     assert not any(k.startswith(('decode_head.blocks',

@@ -110,7 +110,7 @@ model = dict(
         block_cfg=dict(num_heads=None, ffn_ratio=4.0, dropout=0.0,
                        zero_init=True)),
     decode_head=dict(
-        type='AVSDecodeHead',
+        type='DelayedAVAMDecoder',
         in_channels=[64, 128, 320, 512],
         mask_decoder=dict(
             type='SegformerMaskDecoder',

@@ -76,7 +76,7 @@ model = dict(
         with_alignment=True,
         block_cfg=dict(num_heads=None, ffn_ratio=2.0)),
     decode_head=dict(
-        type='AVSDecodeHead',
+        type='DelayedAVAMDecoder',
         in_channels=[16, 32, 80, 128],
         query_channels=query_dims,
         mask_decoder=dict(

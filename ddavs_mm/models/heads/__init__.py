@@ -1,5 +1,5 @@
 from .audio_conditioned_block import AudioConditionedBlock
-from .avs_decode_head import AVSDecodeHead
+from .delayed_avam_decoder import DelayedAVAMDecoder
 from .contrastive_head import ContrastiveHead
 from .cross_alignment_block import CrossAlignmentBlock
 from .image_guided_refiner import ImageGuidedRefiner
@@ -7,7 +7,7 @@ from .segformer_mask_decoder import SegformerMaskDecoder
 from .stage_alignment import StageAlignment
 
 __all__ = [
-    'AVSDecodeHead', 'AudioConditionedBlock', 'ContrastiveHead',
+    'DelayedAVAMDecoder', 'AudioConditionedBlock', 'ContrastiveHead',
     'CrossAlignmentBlock', 'ImageGuidedRefiner', 'SegformerMaskDecoder',
     'StageAlignment'
 ]

@@ -13,12 +13,11 @@ which is how the "baseline" and "+AVAM" rows of Table 3 run without AQM).
 """
 import logging
 from collections import OrderedDict
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import mmseg.models  # noqa: F401  (registers MixVisionTransformer etc.)
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
@@ -75,7 +74,7 @@ class DDAVS(BaseModel):
             ``forward_stagewise(x, hook, position)`` method and the
             ``hook_positions`` it supports); any backbone works with
             ``'head'``.
-        decode_head (dict): :class:`~ddavs_mm.models.heads.AVSDecodeHead`
+        decode_head (dict): :class:`~ddavs_mm.models.heads.DelayedAVAMDecoder`
             config: ``forward(feats, queries) -> logits``.
         audio_encoder (dict): audio encoder config (``forward(wave [N, S])
             -> tokens [N, L, D]``, attribute ``out_channels``).

@@ -34,7 +34,7 @@ model = dict(
         block_cfg=dict(num_heads=None, ffn_ratio=2.0)),
     decode_head=dict(
         _delete_=True,
-        type='AVSDecodeHead',
+        type='DelayedAVAMDecoder',
         in_channels=[16, 32, 64, 128],
         # mmseg's FPNHead, unchanged.
         mask_decoder=dict(

@@ -50,7 +50,7 @@ model = dict(
         block_cfg=dict(num_heads=None, ffn_ratio=2.0)),
     decode_head=dict(
         _delete_=True,
-        type='AVSDecodeHead',
+        type='DelayedAVAMDecoder',
         in_channels=[8, 16, 32, 64],  # ResNet-18 stages x base_channels
         # mmseg's UPerHead (PPM on the last level + FPN), unchanged.
         mask_decoder=dict(

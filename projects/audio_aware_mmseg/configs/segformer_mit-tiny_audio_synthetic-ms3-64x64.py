@@ -40,7 +40,7 @@ model = dict(
         block_cfg=dict(num_heads=None, ffn_ratio=2.0)),
     decode_head=dict(
         _delete_=True,
-        type='AVSDecodeHead',
+        type='DelayedAVAMDecoder',
         in_channels=[16, 32, 80, 128],  # the backbone's pyramid
         # mmseg's SegformerHead, unchanged. Binary AVS masks: one logit map
         # (num_classes=1, out_channels=1, threshold=0.5 as mmseg expects).

@@ -1,5 +1,9 @@
-"""DDAVS's decode head: the mask decoder ``D`` of ``Y = D(H_v^L)`` (Sec. 3),
-optionally with the query readout.
+"""DDAVS's decode head: the decoder of the delayed AVAM, the mask decoder
+``D`` of ``Y = D(H_v^L)`` (Sec. 3), optionally with the query readout.
+
+The name is the design's: the Audio-Visual Alignment Module acts at the
+delayed stages (:class:`~.StageAlignment`, owned by the segmentor) and this
+head decodes the pyramid it leaves.
 
 The head only decodes: the audio reaches the pyramid it reads through
 :class:`~.StageAlignment` (inside the encoder or at this head's input). The
@@ -25,8 +29,9 @@ from ddavs_mm.registry import MODELS
 
 
 @MODELS.register_module()
-class AVSDecodeHead(BaseModule):
-    """The mask decoder, plus the optional query readout.
+class DelayedAVAMDecoder(BaseModule):
+    """The mask decoder of the delayed-AVAM pyramid, plus the optional
+    query readout.
 
     Args:
         in_channels (Sequence[int]): channels of the pyramid levels.
