@@ -59,6 +59,7 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
+from mmengine.config import DictAction
 import torch.nn as nn
 
 from ddavs_mm.apis.fast_inference import (_compile_kwargs, _uses_cuda_graphs,
@@ -117,7 +118,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '(D = audio_query.in_channels), e.g. 23,5: cost is the same, so the '
         'full config can be benchmarked before the bank is built')
     p.add_argument('--out', default=None, help='write results as JSON')
-    p.add_argument('--cfg-options', nargs='+', default=None,
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    metavar='KEY=VALUE', help='config overrides')
     return p.parse_args(argv)
 
@@ -144,17 +145,15 @@ def use_dummy_bank(config, spec: str) -> None:
     aqm.bank['class_ids'] = np.repeat(np.arange(c), k).tolist()
 
 
-def build_model(config_path: str, cfg_options: Optional[List[str]],
+def build_model(config_path: str, cfg_options: Optional[dict],
                 dummy_bank: Optional[str], device: str,
                 checkpoint: Optional[str] = None):
     """The model (eval mode) and its config, with overrides and a dummy
     bank applied."""
-    from mmengine.config import Config, DictAction
+    from mmengine.config import Config
     config = Config.fromfile(config_path)
     if cfg_options:
-        ns = argparse.Namespace()
-        DictAction(option_strings=[], dest='o')(None, ns, cfg_options)
-        config.merge_from_dict(ns.o)
+        config.merge_from_dict(cfg_options)
     if dummy_bank:
         use_dummy_bank(config, dummy_bank)
     model = init_model(config, checkpoint, device=device)

@@ -34,6 +34,7 @@ import time
 from typing import Optional, Sequence
 
 import torch
+from mmengine.config import DictAction
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -53,24 +54,22 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help='training frames per second per GPU to feed')
     p.add_argument('--gpus', type=int, default=8)
     p.add_argument('--out', default=None, help='write results as JSON')
-    p.add_argument('--cfg-options', nargs='+', default=None,
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    metavar='KEY=VALUE', help='config overrides')
     return p.parse_args(argv)
 
 
 def build_train_dataset(config: str, data_root: Optional[str],
-                        cfg_options: Optional[Sequence[str]] = None):
+                        cfg_options: Optional[dict] = None):
     """The config's training data set (with its pipeline)."""
-    from mmengine.config import Config, DictAction
+    from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
     from ddavs_mm.registry import DATASETS
     from ddavs_mm.utils import register_all_modules
     cfg = Config.fromfile(config)
     if cfg_options:
-        ns = argparse.Namespace()
-        DictAction(option_strings=[], dest='o')(None, ns, list(cfg_options))
-        cfg.merge_from_dict(ns.o)
+        cfg.merge_from_dict(cfg_options)
     init_default_scope(cfg.get('default_scope', 'ddavs_mm'))
     register_all_modules(init_default_scope=False)
     ds_cfg = cfg.train_dataloader.dataset

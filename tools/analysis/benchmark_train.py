@@ -47,6 +47,7 @@ import time
 from typing import Dict, Optional, Sequence
 
 import torch
+from mmengine.config import DictAction
 
 VARIANT_PARTS = ('base', 'fused', 'with_cp', 'compile')
 
@@ -73,7 +74,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--dummy-bank', default=None, metavar='C,K',
                    help='random prototype bank (see benchmark.py)')
     p.add_argument('--out', default=None, help='write results as JSON')
-    p.add_argument('--cfg-options', nargs='+', default=None,
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    metavar='KEY=VALUE', help='config overrides')
     return p.parse_args(argv)
 
@@ -89,15 +90,13 @@ def parse_variant(name: str) -> Dict[str, bool]:
 
 
 def load_cfg(args: argparse.Namespace, data_root: Optional[str]):
-    from mmengine.config import Config, DictAction
+    from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
     from ddavs_mm.utils import register_all_modules
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
-        ns = argparse.Namespace()
-        DictAction(option_strings=[], dest='o')(None, ns, args.cfg_options)
-        cfg.merge_from_dict(ns.o)
+        cfg.merge_from_dict(args.cfg_options)
     if args.dummy_bank:
         sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
         from benchmark import use_dummy_bank

@@ -40,6 +40,7 @@ import sys
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
+from mmengine.config import DictAction
 import torch.nn as nn
 
 COUNTED = ('full', 'visual', 'segformer', 'audio')
@@ -56,7 +57,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='replace a PrototypeBank file by C*K random prototypes (see '
         'tools/analysis/benchmark.py)')
     p.add_argument('--out', default=None, help='write results as JSON')
-    p.add_argument('--cfg-options', nargs='+', default=None,
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    metavar='KEY=VALUE', help='config overrides')
     return p.parse_args(argv)
 
