@@ -144,11 +144,11 @@ def run_one(config_file: str, work_dir: str, roles: bool) -> dict:
                    cwd=ROOT)
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         ckpt = f.read().strip()
-    from mmengine.runner import Runner
+    from ddavs_mm.engine import StrictLoadRunner
     cfg = Config.fromfile(config_file)
     cfg.work_dir = osp.join(work_dir, 'test')
     cfg.load_from = ckpt
-    metrics = Runner.from_cfg(cfg).test()
+    metrics = StrictLoadRunner.from_cfg(cfg).test()
     result = dict(checkpoint=ckpt,
                   metrics={k: float(v) for k, v in metrics.items()})
     if roles:
