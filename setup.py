@@ -1,6 +1,5 @@
 """Install DDAVS-MM: ``pip install -e . -c requirements/constraints.txt``."""
 import os.path as osp
-
 from setuptools import find_packages, setup
 
 
@@ -14,7 +13,8 @@ def read_requirements(fname: str) -> list:
 
 def get_version() -> str:
     scope = {}
-    path = osp.join(osp.dirname(osp.abspath(__file__)), 'ddavs_mm', 'version.py')
+    root = osp.dirname(osp.abspath(__file__))
+    path = osp.join(root, 'ddavs_mm', 'version.py')
     with open(path) as f:
         exec(compile(f.read(), path, 'exec'), scope)
     return scope['__version__']
@@ -23,8 +23,10 @@ def get_version() -> str:
 setup(
     name='ddavs_mm',
     version=get_version(),
-    description='DDAVS audio-visual segmentation as an MMSegmentation 1.x plugin',
-    long_description=open('README.md').read() if osp.exists('README.md') else '',
+    description=('DDAVS audio-visual segmentation as an MMSegmentation 1.x '
+                 'plugin'),
+    long_description=(open('README.md').read()
+                      if osp.exists('README.md') else ''),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['ddavs_mm', 'ddavs_mm.*']),
     python_requires='>=3.11',

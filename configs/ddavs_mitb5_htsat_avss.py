@@ -1,4 +1,5 @@
-# DDAVS (MiT-B5 + HTSAT) on AVSBench Semantic (AVSS), 71 classes incl. background.
+# DDAVS (MiT-B5 + HTSAT) on AVSBench Semantic (AVSS), 71 classes incl.
+# background.
 # Paper setting: batch 64 = 8 GPUs x 8 clips, 224x224 frames.
 _base_ = [
     './_base_/models/ddavs_mitb5_htsat.py',
@@ -6,8 +7,9 @@ _base_ = [
     './_base_/schedules/schedule_ddavs.py', './_base_/default_runtime.py'
 ]
 
-# dataset-specific prototype bank ([C, K, 768]); a missing file is an error;
-# build it with tools/build_prototype_bank.py or set model.audio_query.bank=None
+# dataset-specific prototype bank ([C, K, 768]); a missing file is an
+# error; build it with tools/build_prototype_bank.py or set
+# model.audio_query.bank=None
 bank_file = 'data/banks/avss_htsat_k5.pt'
 num_classes = 71
 model = dict(

@@ -6,8 +6,9 @@ _base_ = [
     './_base_/schedules/schedule_ddavs.py', './_base_/default_runtime.py'
 ]
 
-# dataset-specific prototype bank ([C, K, 768]); a missing file is an error;
-# build it with tools/build_prototype_bank.py or set model.audio_query.bank=None
+# dataset-specific prototype bank ([C, K, 768]); a missing file is an
+# error; build it with tools/build_prototype_bank.py or set
+# model.audio_query.bank=None
 bank_file = 'data/banks/avsbench_s4_htsat_k5.npy'
 num_classes = 1
 model = dict(

@@ -6,8 +6,9 @@ _base_ = [
     './_base_/schedules/schedule_ddavs.py', './_base_/default_runtime.py'
 ]
 
-# dataset-specific prototype bank ([C, K, 768]); a missing file is an error;
-# build it with tools/build_prototype_bank.py or set model.audio_query.bank=None
+# dataset-specific prototype bank ([C, K, 768]); a missing file is an
+# error; build it with tools/build_prototype_bank.py or set
+# model.audio_query.bank=None
 bank_file = 'data/banks/vpo_htsat_k5.pt'
 num_classes = 22
 model = dict(

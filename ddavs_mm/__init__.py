@@ -18,7 +18,8 @@ from .utils.checkpoint_safety import (  # noqa: E402
 allow_mmengine_checkpoint_types()
 use_weights_only_loaders()
 
-from . import datasets, engine, evaluation, models, structures  # noqa: E402,F401
+from . import (datasets, engine, evaluation, models,  # noqa: E402,F401
+               structures)
 from .registry import SCOPE  # noqa: E402
 from .utils.setup_env import register_all_modules  # noqa: E402
 from .version import __version__  # noqa: E402

@@ -29,8 +29,8 @@ from ddavs_mm.apis.inference import (get_audio_settings, get_num_frames,
                                      inference_clip, init_model)
 from ddavs_mm.apis.video_io import (OverlayVideoWriter, iter_video_frames,
                                     probe_video, read_audio)
-from ddavs_mm.visualization import overlay_mask, voc_palette
 from ddavs_mm.utils.tool_errors import add_debug_arg, run_tool
+from ddavs_mm.visualization import overlay_mask, voc_palette
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -68,7 +68,7 @@ def tone(freq: float, seconds: float, sr: int, amp: float = 0.3,
     return x
 
 
-# -- AVSBench S4 ---------------------------------------------------------------
+# -- AVSBench S4 --------------------------------------------------------------
 def make_s4(root: str,
             clips: Sequence[Tuple[str, str, str]] = (
                 ('clipA_1', 'dog_barking', 'train'),
@@ -102,7 +102,7 @@ def make_s4(root: str,
     return root
 
 
-# -- AVSBench MS3 --------------------------------------------------------------
+# -- AVSBench MS3 -------------------------------------------------------------
 def make_ms3(root: str,
              clips: Sequence[Tuple[str, str]] = (('vidA', 'train'),
                                                  ('vidB', 'val'),
@@ -129,7 +129,7 @@ def make_ms3(root: str,
     return root
 
 
-# -- AVSBench semantic ---------------------------------------------------------
+# -- AVSBench semantic --------------------------------------------------------
 AVSS_CLASSES = ('background', 'dog', 'guitar', 'man')
 
 
@@ -188,7 +188,7 @@ def make_avss(root: str,
     return root
 
 
-# -- VPO -------------------------------------------------------------------------
+# -- VPO ----------------------------------------------------------------------
 VPO_HEADER = ['cateName', 'img_Id', 'ann_Ids', 'cateId', 'vgg_file', 'split']
 
 

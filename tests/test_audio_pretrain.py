@@ -5,8 +5,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from ddavs_mm.apis.audio_encoder_pretrain import (
-    encoder_state_in_clap_layout, pretrain_audio_encoder)
+from ddavs_mm.apis.audio_encoder_pretrain import (encoder_state_in_clap_layout,
+                                                  pretrain_audio_encoder)
 from ddavs_mm.datasets.audio_seconds_dataset import \
     collect_synthetic_mixture_segments
 from ddavs_mm.registry import MODELS

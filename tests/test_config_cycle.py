@@ -39,11 +39,12 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(__file__))
 
-import ddavs_mm  # noqa: E402,F401  (registers every module)
 from avs_fixtures import make_official_layout, tone  # noqa: E402
 from cpu_config import (SHRUNK_KEYS, no_workers,  # noqa: E402
                         point_at_fixtures, short_schedule,
                         shrink_model_for_cpu)
+
+import ddavs_mm  # noqa: E402,F401  (registers every module)
 from ddavs_mm.engine.hooks import ConsistencyCheckHook  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -83,8 +84,7 @@ def data_roots(tmp_path_factory):
         if layout not in roots:
             root = str(tmp_path_factory.mktemp(layout))
             if layout.startswith('synthetic-'):
-                from ddavs_mm.datasets.synthetic import \
-                    generate_synthetic_avs
+                from ddavs_mm.datasets.synthetic import generate_synthetic_avs
                 generate_synthetic_avs(
                     root, layout.split('-', 1)[1], seed=0, num_train=2,
                     num_val=1, num_test=1, size=64, sample_rate=16000,

@@ -16,13 +16,16 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(__file__))
 
-import ddavs_mm  # noqa: E402,F401
 from avs_fixtures import (AVSS_CLASSES, make_avss, make_s4,  # noqa: E402
                           make_vpo_subsets)
+
+import ddavs_mm  # noqa: E402,F401
 from ddavs_mm.engine import ConsistencyError  # noqa: E402
-from ddavs_mm.engine.consistency_checks import (  # noqa: E402
-    check_audio, check_bank, check_classes, check_frame_sizes,
-    check_metric, check_save_best, pipeline_frame_size)
+from ddavs_mm.engine.consistency_checks import (check_audio, check_bank,
+                                                check_classes,
+                                                check_frame_sizes,
+                                                check_metric, check_save_best,
+                                                pipeline_frame_size)
 from ddavs_mm.evaluation import JFMetric  # noqa: E402
 from ddavs_mm.models.audio_query.prototype_bank import save_bank  # noqa
 from ddavs_mm.registry import DATASETS, MODELS, TRANSFORMS  # noqa: E402

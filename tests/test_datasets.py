@@ -9,9 +9,10 @@ import pytest
 
 sys.path.insert(0, osp.dirname(__file__))
 
-import ddavs_mm  # noqa: E402,F401
 from avs_fixtures import (AVSS_CLASSES, avss_palette, make_avss,  # noqa: E402
                           make_ms3, make_s4, make_vpo, write_csv)
+
+import ddavs_mm  # noqa: E402,F401
 from ddavs_mm.datasets import (AVSBenchMS3Dataset, AVSBenchS4Dataset,  # noqa
                                AVSBenchSemanticDataset, VPODataset,
                                read_avss_csv, read_ms3_csv, read_s4_csv,
@@ -33,7 +34,7 @@ CONTRACT_KEYS = ('clip_id', 'frame_paths', 'mask_paths', 'mask_flags',
                  'audio_duration', 'mask_mode', 'category', 'sample_idx')
 
 
-# -- metadata ------------------------------------------------------------------
+# -- metadata -----------------------------------------------------------------
 def test_s4_csv_header_and_positions(tmp_path):
     p = str(tmp_path / 'a.csv')
     write_csv(p, ['name', 'start', 'category', 'split'],
@@ -112,7 +113,7 @@ def test_voc_palette_hand_values():
     assert len({tuple(c) for c in voc_palette(71)}) == 71
 
 
-# -- S4 ------------------------------------------------------------------------
+# -- S4 -----------------------------------------------------------------------
 def test_s4_one_mask_rule(tmp_path):
     root = make_s4(str(tmp_path))
     train = AVSBenchS4Dataset(data_root=root, split='train', pipeline=PIPE)
@@ -172,7 +173,7 @@ def test_bad_split_and_empty(tmp_path):
         AVSBenchS4Dataset(data_root=root, split='test')
 
 
-# -- MS3 -----------------------------------------------------------------------
+# -- MS3 ----------------------------------------------------------------------
 def test_ms3_names(tmp_path):
     root = make_ms3(str(tmp_path))
     for split, vid in (('train', 'vidA'), ('val', 'vidB'), ('test', 'vidC')):
@@ -192,7 +193,7 @@ def test_ms3_names(tmp_path):
         assert not (s.gt_masks == 255).any()
 
 
-# -- AVSS ----------------------------------------------------------------------
+# -- AVSS ---------------------------------------------------------------------
 def test_avss_padding_and_flags(tmp_path):
     root = make_avss(str(tmp_path), rgb_only=('uid_v2_te', ))
     tr = AVSBenchSemanticDataset(data_root=root, split='train', pipeline=PIPE)
@@ -269,7 +270,7 @@ def test_avss_label2idx_missing_or_bad(tmp_path):
         AVSBenchSemanticDataset(data_root=root)
 
 
-# -- VPO -----------------------------------------------------------------------
+# -- VPO ----------------------------------------------------------------------
 def _vpo_ms_rows():
     return [
         dict(cateName='dog', img_Id=11, ann_Ids=[101], cateId=18,

@@ -114,8 +114,8 @@ def _tiny_htsat(**kwargs):
 
 
 def _as_transformers_eager(enc: nn.Module) -> nn.Module:
-    from transformers.models.clap.modeling_clap import (
-        ClapAudioLayer, ClapAudioSelfAttention)
+    from transformers.models.clap.modeling_clap import (ClapAudioLayer,
+                                                        ClapAudioSelfAttention)
     ref = copy.deepcopy(enc)
     for m in ref.modules():
         if type(m) is HTSATWindowAttention:

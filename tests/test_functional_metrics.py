@@ -6,11 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from ddavs_mm.evaluation.functional import (
-    avsbench_fscore, avsbench_fscore_curves, avsbench_fscore_from_stats,
-    avsbench_fscore_stats, avsbench_frame_stats, avsbench_jaccard,
-    avsbench_thresholds, avss_miou_fscore, avss_reduce, grouped_mean,
-    semantic_frame_stats, vpo_miou_fscore, vpo_reduce)
+from ddavs_mm.evaluation.functional import (avsbench_frame_stats,
+                                            avsbench_fscore,
+                                            avsbench_fscore_curves,
+                                            avsbench_fscore_from_stats,
+                                            avsbench_fscore_stats,
+                                            avsbench_jaccard,
+                                            avsbench_thresholds,
+                                            avss_miou_fscore, avss_reduce,
+                                            grouped_mean, semantic_frame_stats,
+                                            vpo_miou_fscore, vpo_reduce)
 
 BETA2 = 0.3
 

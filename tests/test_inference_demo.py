@@ -6,24 +6,25 @@ import importlib.util
 import json
 import os.path as osp
 
+import av
 import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
 
-import av
 import ddavs_mm  # noqa: F401
 from ddavs_mm.apis import (build_test_pipeline, centered_audio_segments,
-                           clip_timestamps, get_audio_settings,
-                           get_num_frames, get_test_resize, inference_clip,
-                           init_model, probe_video, read_audio, read_video,
+                           clip_timestamps, get_audio_settings, get_num_frames,
+                           get_test_resize, inference_clip, init_model,
+                           probe_video, read_audio, read_video,
                            write_overlay_video)
 from ddavs_mm.datasets.transforms import (LoadAudioFromNDArray,
                                           LoadClipFramesFromNDArray,
                                           PackAVSInputs)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY_CFG = osp.join(ROOT, 'tests', 'data', 'ddavs_tiny_synthetic_ms3_nobank.py')
+TINY_CFG = osp.join(ROOT, 'tests', 'data',
+                    'ddavs_tiny_synthetic_ms3_nobank.py')
 
 
 def _load_script(rel_path: str, name: str):

@@ -7,12 +7,8 @@ import torch
 from mmengine.structures import BaseDataElement
 
 from ddavs_mm.evaluation import JFMetric
-from ddavs_mm.evaluation.functional import (
-    avsbench_fscore,
-    avsbench_jaccard,
-    avss_miou_fscore,
-    vpo_miou_fscore,
-)
+from ddavs_mm.evaluation.functional import (avsbench_fscore, avsbench_jaccard,
+                                            avss_miou_fscore, vpo_miou_fscore)
 from ddavs_mm.registry import METRICS
 from ddavs_mm.structures import AVSDataSample
 

@@ -13,8 +13,7 @@ from safetensors.torch import load_file
 from transformers import SegformerConfig, SegformerModel
 
 import ddavs_mm  # noqa: F401  (registers modules)
-from ddavs_mm.models.backbones import (convert_mit_state_dict,
-                                       detect_mit_layout)
+from ddavs_mm.models.backbones import convert_mit_state_dict, detect_mit_layout
 from ddavs_mm.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

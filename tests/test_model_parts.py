@@ -10,8 +10,8 @@ import torch.nn.functional as F
 import ddavs_mm  # noqa: F401
 from ddavs_mm.models.audio_query import (AudioQueryModule, PrototypeBank,
                                          load_bank, save_bank)
-from ddavs_mm.models.heads import (DelayedAVAMDecoder, ContrastiveHead,
-                                   CrossAlignmentBlock, SegformerMaskDecoder,
+from ddavs_mm.models.heads import (ContrastiveHead, CrossAlignmentBlock,
+                                   DelayedAVAMDecoder, SegformerMaskDecoder,
                                    StageAlignment)
 from ddavs_mm.models.losses import (AVSCrossEntropyLoss, AVSDiceLoss,
                                     AVSFocalLoss, AVSIoULoss)
@@ -290,7 +290,8 @@ def test_delayed_avam_decoder(num_classes):
         assert out.shape == (2, num_classes, 32, 32)
         assert torch.equal(out, dec.mask_decoder(feats))
         assert torch.equal(dec(feats, torch.randn(2, 5, 12)), out)
-    with pytest.raises(ValueError, match='DelayedAVAMDecoder expects 4 levels'):
+    with pytest.raises(ValueError,
+                       match='DelayedAVAMDecoder expects 4 levels'):
         dec(feats[:3], torch.randn(2, 5, 12))
 
 

@@ -15,11 +15,12 @@ from mmengine.hooks import Hook
 
 sys.path.insert(0, osp.dirname(__file__))
 
-import ddavs_mm  # noqa: E402,F401
 from avs_fixtures import make_avss, make_official_layout  # noqa: E402
 from cpu_config import point_at_fixtures  # noqa: E402
-from ddavs_mm.engine.preflight import (PreflightError,  # noqa: E402
-                                       _first_difference, _iterations,
+
+import ddavs_mm  # noqa: E402,F401
+from ddavs_mm.engine.preflight import PreflightError  # noqa: E402
+from ddavs_mm.engine.preflight import (_first_difference, _iterations,
                                        _validations, preflight_main,
                                        run_preflight)
 from ddavs_mm.registry import HOOKS  # noqa: E402

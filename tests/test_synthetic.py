@@ -14,27 +14,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ddavs_mm.datasets.synthetic import (
-    CLASSES,
-    INFO_FILE,
-    SIZE_RATIO,
-    generate_synthetic_avs,
-    iter_rendered_clips,
-    load_info,
-    object_role,
-    oracle_scores,
-    render_clip,
-    role_coverage,
-    sample_scene,
-    size_bin_of,
-    size_factor,
-    sounding_mask,
-    synth_sound,
-    tpavi_frame_iou,
-    tpavi_miou,
-    visible_mask,
-    write_overlays,
-)
+from ddavs_mm.datasets.synthetic import (CLASSES, INFO_FILE, SIZE_RATIO,
+                                         generate_synthetic_avs,
+                                         iter_rendered_clips, load_info,
+                                         object_role, oracle_scores,
+                                         render_clip, role_coverage,
+                                         sample_scene, size_bin_of,
+                                         size_factor, sounding_mask,
+                                         synth_sound, tpavi_frame_iou,
+                                         tpavi_miou, visible_mask,
+                                         write_overlays)
 from ddavs_mm.visualization import voc_palette
 
 SIZE, SR = 64, 16000

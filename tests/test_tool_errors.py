@@ -89,6 +89,7 @@ def test_errors_from_dataloader_workers_are_unwrapped(tmp_path):
         f'Corrupt or unreadable audio file {bad}: ')
     # an InputError raised in a worker keeps its one line
     import soundfile as sf
+
     from ddavs_mm.datasets.transforms.audio import LoadAudio
     short = tmp_path / 'short.wav'
     sf.write(str(short), np.full(8000, 0.1, np.float32), 16000)

@@ -48,7 +48,8 @@ def train(work_dir: str, root: str, *extra: str, epochs: int = 2,
 
 
 def weights(path: str) -> dict:
-    return torch.load(path, map_location='cpu', weights_only=True)['state_dict']
+    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    return ckpt['state_dict']
 
 
 def test_train_checkpoint_test_round_trip(data_root, tmp_path):

@@ -13,14 +13,18 @@ from mmengine.fileio import BaseStorageBackend
 
 sys.path.insert(0, osp.dirname(__file__))
 
-import ddavs_mm  # noqa: E402,F401
 from avs_fixtures import (frame, square_mask, tone, write_gray_png,  # noqa
                           write_image, write_wav)
-from ddavs_mm.datasets.transforms import (  # noqa: E402
-    ClipCenterCrop, ClipPhotoMetricDistortion, ClipRandomCrop,
-    ClipRandomFlip, ClipRandomResizedCrop, ClipResize, ClipShortSideResize,
-    ClipSampleFrames, LoadAudio, LoadClipFrames, LoadClipMasks, PackAVSInputs,
-    WaveformAugment)
+
+import ddavs_mm  # noqa: E402,F401
+from ddavs_mm.datasets.transforms import (ClipCenterCrop,
+                                          ClipPhotoMetricDistortion,
+                                          ClipRandomCrop, ClipRandomFlip,
+                                          ClipRandomResizedCrop, ClipResize,
+                                          ClipSampleFrames,
+                                          ClipShortSideResize, LoadAudio,
+                                          LoadClipFrames, LoadClipMasks,
+                                          PackAVSInputs, WaveformAugment)
 from ddavs_mm.datasets.transforms.loading import (  # noqa: E402
     read_mask_array, read_rgb_image)
 from ddavs_mm.structures import AVSDataSample  # noqa: E402
@@ -47,7 +51,7 @@ def _clip(tmp_path, T=3, size=32, pad=0):
         mask_mode='binary')
 
 
-# -- loading -------------------------------------------------------------------
+# -- loading ------------------------------------------------------------------
 def test_load_frames_and_masks(tmp_path):
     r = _clip(tmp_path, T=4, pad=1)
     r['mask_paths'][1] = None  # a real, non-annotated frame
@@ -204,7 +208,7 @@ def test_mask_pixel_formats(tmp_path):
         read_mask_array(wide)
 
 
-# -- clip transforms -------------------------------------------------------------
+# -- clip transforms ----------------------------------------------------------
 def _same_clip(T=4, h=32, w=48):
     """Identical frames whose red channel marks the mask (for alignment)."""
     img = np.zeros((h, w, 3), np.uint8)
@@ -254,7 +258,8 @@ def test_random_resized_crop_and_resize_consistent():
             assert set(np.unique(m).tolist()) <= {0, 1}  # nearest
     # different frames: each gets the same crop box
     clip = _same_clip()
-    clip['frames'] = [f + np.uint8(10 * t) for t, f in enumerate(clip['frames'])]
+    clip['frames'] = [f + np.uint8(10 * t)
+                      for t, f in enumerate(clip['frames'])]
     np.random.seed(3)
     r = ClipRandomResizedCrop(scale=(24, 24))(clip)
     for t in range(1, 4):
@@ -393,7 +398,7 @@ def test_waveform_augment_reuses_draws_under_cache_random_params():
     assert not np.array_equal(c['waveform_aug'], d['waveform_aug'])
 
 
-# -- audio -----------------------------------------------------------------------
+# -- audio --------------------------------------------------------------------
 def _results(paths, T=2, **kw):
     d = dict(clip_id='a', audio_paths=paths, num_frames=T)
     d.update(kw)
@@ -464,7 +469,7 @@ def test_load_audio_errors_name_file(tmp_path):
         LoadAudio(sample_rate=sr)(_results([inf]))
 
 
-# -- waveform augmentation -----------------------------------------------------
+# -- waveform augmentation ----------------------------------------------------
 def _speechlike(sr=16000, seconds=2.0):
     rng = np.random.default_rng(0)
     x = tone(220, seconds, sr) + tone(660, seconds, sr, amp=0.1)
@@ -520,7 +525,7 @@ def test_waveform_augment_identity_snr_and_reproducible():
         WaveformAugment(room_size_range=(0.5, 0.2))
 
 
-# -- packing -----------------------------------------------------------------------
+# -- packing ------------------------------------------------------------------
 def test_pack_shapes(tmp_path):
     r = _clip(tmp_path, T=3)
     wav_path = str(tmp_path / 'w.wav')

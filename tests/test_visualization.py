@@ -13,12 +13,8 @@ import ddavs_mm  # noqa: F401
 from ddavs_mm.engine.hooks.avs_visualization_hook import AVSVisualizationHook
 from ddavs_mm.registry import HOOKS, VISUALIZERS
 from ddavs_mm.structures import AVSDataSample
-from ddavs_mm.visualization import (
-    AVSLocalVisualizer,
-    draw_clip_overlay,
-    overlay_mask,
-    voc_palette,
-)
+from ddavs_mm.visualization import (AVSLocalVisualizer, draw_clip_overlay,
+                                    overlay_mask, voc_palette)
 
 T, H, W = 3, 8, 10
 

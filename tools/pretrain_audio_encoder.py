@@ -8,8 +8,9 @@ An MMEngine Runner trains it: logs, the Runner config and checkpoints go to
 continues an interrupted run, ``--cfg-options`` overrides the Runner config.
 Example::
 
-    python tools/pretrain_audio_encoder.py configs/ddavs_tiny_synthetic_ms3.py \
-        --source synthetic --data-root data/synthetic/ms3 \
+    python tools/pretrain_audio_encoder.py \
+        configs/ddavs_tiny_synthetic_ms3.py --source synthetic \
+        --data-root data/synthetic/ms3 \
         --out work_dirs/main_job/tiny_htsat_synthetic.pth
 """
 import argparse

@@ -1,4 +1,5 @@
-"""Pretrain a config's visual encoder to segment the objects of synthetic frames.
+"""Pretrain a config's visual encoder to segment the objects of synthetic
+frames.
 
 Used by the main job to give the tiny MiT of the synthetic configs the role
 ImageNet pretraining plays for MiT-B5 (see
@@ -13,8 +14,8 @@ An MMEngine Runner trains it: logs, the Runner config and checkpoints go to
 continues an interrupted run, ``--cfg-options`` overrides the Runner config.
 Example::
 
-    python tools/pretrain_visual_encoder.py configs/ddavs_tiny_synthetic_ms3.py \
-        --data-root data/synthetic/ms3 \
+    python tools/pretrain_visual_encoder.py \
+        configs/ddavs_tiny_synthetic_ms3.py --data-root data/synthetic/ms3 \
         --out data/synthetic/pretrained/tiny_mit_ms3.pth
 """
 import argparse

@@ -1,7 +1,8 @@
 """Evaluate a trained DDAVS-MM checkpoint with the config's JFMetric.
 
 Examples:
-    python tools/test.py configs/ddavs_tiny_synthetic_ms3.py work_dirs/x/epoch_8.pth
+    python tools/test.py configs/ddavs_tiny_synthetic_ms3.py \
+        work_dirs/tiny/epoch_30.pth
     python tools/test.py CONFIG CHECKPOINT --tta  # flip test-time augmentation
     python tools/test.py CONFIG CHECKPOINT --fast  # fast inference path
     bash tools/dist_test.sh CONFIG CHECKPOINT 8 --out results.pkl
@@ -77,8 +78,9 @@ def build_cfg(args: argparse.Namespace) -> Config:
     if args.tta:
         missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
         if missing:
-            raise InputError(args.config, f'--tta needs {" and ".join(missing)}'
-                             ' in the config',
+            raise InputError(args.config,
+                             f'--tta needs {" and ".join(missing)} in the '
+                             'config',
                              'see configs/_base_/datasets/avsbench_s4.py')
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model

@@ -21,13 +21,12 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
-from ddavs_mm.utils.checkpoint_loading import (load_state_dict_checked,
-                                               read_checkpoint)
-
 from ddavs_mm.datasets.transforms import (ClipResize, LoadAudio,
                                           LoadClipFrames, LoadClipMasks)
 from ddavs_mm.datasets.transforms.array_loading import (  # noqa: F401
     centered_audio_segments, clip_timestamps)
+from ddavs_mm.utils.checkpoint_loading import (load_state_dict_checked,
+                                               read_checkpoint)
 
 ConfigType = Union[str, Path, Config]
 

@@ -110,10 +110,9 @@ def pretrain_visual_encoder(config: Union[str, Config],
         the batches' accuracies weighted by batch size) and ``losses`` per
         epoch.
     """
-    from ..engine import StrictLoadRunner as Runner
-
     from ddavs_mm.datasets.synthetic import load_info
     from ddavs_mm.registry import MODELS
+    from ..engine import StrictLoadRunner as Runner
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     if label_stride < 1:
         raise ValueError(f'label_stride must be >= 1, got {label_stride}')

@@ -9,8 +9,9 @@ exactly those types; any other global in a third-party file is still refused.
 
 A ``HistoryBuffer`` pickles by default with its bound statistics methods,
 i.e. through the builtin ``getattr``, which must never be allowed (it would
-open the door to arbitrary attribute access). :func:`allow_mmengine_checkpoint_types`
-therefore also registers a ``copyreg`` reducer so DDAVS-MM writes a buffer as
+open the door to arbitrary attribute access).
+:func:`allow_mmengine_checkpoint_types` therefore also registers a
+``copyreg`` reducer so DDAVS-MM writes a buffer as
 ``HistoryBuffer(log_history, count_history, max_length)``: plain arrays and
 an int. Checkpoints written by DDAVS-MM tools load with ``weights_only=True``;
 a checkpoint written by plain MMEngine elsewhere still holds ``getattr`` and
@@ -42,7 +43,8 @@ def mmengine_checkpoint_types() -> List[object]:
     """The globals that MMEngine checkpoints pickle besides tensors.
 
     Returns:
-        list: Classes and functions for ``torch.serialization.add_safe_globals``.
+        list: Classes and functions for
+        ``torch.serialization.add_safe_globals``.
     """
     from mmengine.logging import HistoryBuffer
 

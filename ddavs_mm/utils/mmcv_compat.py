@@ -21,7 +21,8 @@ INSTALL_HINT = (
     'Install full mmcv to use this operator, e.g. '
     '`pip uninstall -y mmcv-lite && MMCV_WITH_OPS=1 pip install '
     '--no-build-isolation "setuptools<70" wheel mmcv==2.1.0` '
-    '(compiles from source, about 22 minutes on 2 cores). See docs/install.md.')
+    '(compiles from source, about 22 minutes on 2 cores). '
+    'See docs/install.md.')
 
 
 class MissingCompiledOpError(RuntimeError):

@@ -42,7 +42,8 @@ def add_common_args(parser: argparse.ArgumentParser,
 
 
 def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    """Parse the command line; export ``LOCAL_RANK`` if the launcher did not."""
+    """Parse the command line; export ``LOCAL_RANK`` if the launcher did
+    not."""
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)

@@ -8,13 +8,8 @@ import numpy as np
 from mmengine.visualization import Visualizer
 
 from ddavs_mm.registry import VISUALIZERS
-from .overlay import (
-    DEFAULT_BINARY_COLOR,
-    ArrayLike,
-    draw_clip_overlay,
-    frames_to_hwc,
-    to_numpy,
-)
+from .overlay import (DEFAULT_BINARY_COLOR, ArrayLike, draw_clip_overlay,
+                      frames_to_hwc, to_numpy)
 from .palette import voc_palette
 
 

@@ -12,9 +12,10 @@ deviation and the values of each seed) is printed and written to
 
 Example (the reduced CPU protocol of docs/ablations.md)::
 
-    python tools/analysis/ablation_sweep.py configs/ddavs_tiny_synthetic_ms3.py \\
-        configs/ablations/table3_*.py --seeds 0 1 2 --epochs 10 \\
-        --work-dir work_dirs/sweeps/table3
+    python tools/analysis/ablation_sweep.py \\
+        configs/ddavs_tiny_synthetic_ms3.py configs/ablations/table3_*.py \\
+        --seeds 0 1 2 --epochs 6 --roles --work-dir work_dirs/sweeps/table3 \\
+        --cfg-options model.contrastive_head.negatives=slots
 """
 import argparse
 import copy
@@ -46,7 +47,8 @@ def model_delta(changed: dict, reference: dict) -> dict:
         whole with ``_delete_=True``.
 
     Examples:
-        >>> model_delta(dict(a=1, b=dict(c=2, d=3)), dict(a=1, b=dict(c=0, d=3)))
+        >>> model_delta(dict(a=1, b=dict(c=2, d=3)),
+        ...             dict(a=1, b=dict(c=0, d=3)))
         {'b': {'c': 2}}
         >>> model_delta(dict(q=None), dict(q=dict(n=5)))
         {'q': None}

@@ -59,8 +59,8 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.config import DictAction
 import torch.nn as nn
+from mmengine.config import DictAction
 
 from ddavs_mm.apis.fast_inference import (_compile_kwargs, _uses_cuda_graphs,
                                           _wrap, optimize_for_inference)

@@ -40,8 +40,8 @@ import sys
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
-from mmengine.config import DictAction
 import torch.nn as nn
+from mmengine.config import DictAction
 
 COUNTED = ('full', 'visual', 'segformer', 'audio')
 

@@ -5,8 +5,10 @@
 # them; training (init_weights) fails with a clear error naming a missing
 # weight file, and a missing bank file is an error when the model is built.
 # Put the files at the paths below or override them, e.g.
-#   --cfg-options model.backbone.init_cfg=None model.audio_encoder.pretrained=None
-# for a random-init run, or model.audio_query.bank=None for the no-bank ablation.
+#   --cfg-options model.backbone.init_cfg=None \
+#       model.audio_encoder.pretrained=None
+# for a random-init run, or model.audio_query.bank=None for the no-bank
+# ablation.
 #   pretrained/mit_b5.pth : MiT-B5 ImageNet weights: NVIDIA's original
 #       SegFormer file, or an mmseg-keyed file; a transformers directory of
 #       nvidia/mit-b5 may be named instead (the backbone reads all three;

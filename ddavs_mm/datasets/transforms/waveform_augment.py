@@ -38,9 +38,9 @@ class WaveformAugment(BaseTransform):
     parameters and the noise are drawn from numpy's global RNG, which
     MMEngine seeds per worker, so runs are reproducible, in methods decorated
     with mmcv's ``cache_randomness`` (reusable under
-    ``cache_random_params``). The whole ``T * S`` waveform is processed as one mono
-    signal (pedalboard takes float32 ``[channels, samples]``) and the output
-    is trimmed / zero-padded to the input length.
+    ``cache_random_params``). The whole ``T * S`` waveform is processed as one
+    mono signal (pedalboard takes float32 ``[channels, samples]``) and the
+    output is trimmed / zero-padded to the input length.
 
     Args:
         reverb_prob (float): Defaults to 0.5.

@@ -10,17 +10,11 @@ from prettytable import PrettyTable
 from torch import Tensor
 
 from ddavs_mm.registry import METRICS
-from ..functional import (
-    OFFICIAL_EVAL_SIZES,
-    avsbench_frame_stats,
-    avsbench_fscore_from_stats,
-    avsbench_jaccard_from_stats,
-    avss_reduce,
-    grouped_mean,
-    resize_for_eval,
-    semantic_frame_stats,
-    vpo_reduce,
-)
+from ..functional import (OFFICIAL_EVAL_SIZES, avsbench_frame_stats,
+                          avsbench_fscore_from_stats,
+                          avsbench_jaccard_from_stats, avss_reduce,
+                          grouped_mean, resize_for_eval, semantic_frame_stats,
+                          vpo_reduce)
 
 _MODES = ('avsbench', 'avss', 'vpo')
 #: keys of ``compute_metrics`` per mode (without per-class keys)

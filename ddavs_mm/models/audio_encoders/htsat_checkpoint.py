@@ -353,12 +353,14 @@ def compare_clap_config(clap_config, encoder_config) -> Dict[str, tuple]:
     """Architecture fields in which a ``ClapAudioConfig`` differs from the
     encoder's: ``{field: (file value, encoder value)}``
     (``enable_fusion`` is not compared: fusion keys are dropped)."""
+    def norm(v):
+        return list(v) if isinstance(v, (list, tuple)) else v
+
     diffs = {}
     for name in CLAP_ARCH_FIELDS:
         if not hasattr(clap_config, name):
             continue
         a, b = getattr(clap_config, name), getattr(encoder_config, name)
-        norm = (lambda v: list(v) if isinstance(v, (list, tuple)) else v)
         if norm(a) != norm(b):
             diffs[name] = (a, b)
     return diffs

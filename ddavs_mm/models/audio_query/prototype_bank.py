@@ -168,8 +168,9 @@ def save_bank(path: str,
     Args:
         path (str): output file; the suffix picks the format (``.pt``/
             ``.pth``, ``.npz`` or ``.npy``). ``.npy`` stores DDESeg's
-            ``[C, K, d]`` layout and so needs class ids ``0..C-1`` in class-major
-            order with the same K per class; names and build info are lost.
+            ``[C, K, d]`` layout and so needs class ids ``0..C-1`` in
+            class-major order with the same K per class; names and build
+            info are lost.
         prototypes: ``[P, d]`` float.
         class_ids: ``[P]`` int, the class of each prototype.
         class_names (Sequence[str], optional): names indexed by class id.

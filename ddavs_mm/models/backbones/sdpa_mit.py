@@ -33,6 +33,7 @@ from mmseg.models.utils import nchw_to_nlc, nlc_to_nchw
 from ddavs_mm.registry import MODELS
 from .freezable_mit import FreezableMixVisionTransformer
 
+
 def multihead_sdpa(attn: nn.MultiheadAttention, query: torch.Tensor,
                    key_value: torch.Tensor,
                    self_attention: bool = False) -> torch.Tensor:

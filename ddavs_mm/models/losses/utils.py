@@ -44,8 +44,9 @@ def probs_and_onehot(logits: torch.Tensor, target: torch.Tensor,
     safe = torch.where(valid, target, torch.zeros_like(target))
     if k == 1:
         if (safe > 1).any():
+            found = torch.unique(safe).tolist()
             raise ValueError('binary loss got labels other than {0, 1, '
-                             f'{ignore_index}}}: {torch.unique(safe).tolist()}')
+                             f'{ignore_index}}}: {found}')
         probs = logits.float().sigmoid()
         onehot = safe.unsqueeze(1).float()
     else:

@@ -355,8 +355,8 @@ class DDAVS(BaseModel):
         (Eq. 9)."""
         frames, audio, b, t = self._flatten_inputs(inputs)
         if data_samples is None or len(data_samples) != b:
-            raise ValueError(f'loss mode needs {b} data samples, got '
-                             f'{None if data_samples is None else len(data_samples)}')
+            got = None if data_samples is None else len(data_samples)
+            raise ValueError(f'loss mode needs {b} data samples, got {got}')
         queries = self.extract_queries(audio)
         logits = self._decode(frames, queries)
 

@@ -1,2 +1,3 @@
-from .separable_resize import (bilinear_resize_matrix,  # noqa: F401
-                               resize_bilinear)
+from .separable_resize import bilinear_resize_matrix, resize_bilinear
+
+__all__ = ['bilinear_resize_matrix', 'resize_bilinear']

@@ -8,7 +8,8 @@
 # The bank must exist before training; build it from the single-source
 # segments of the synthetic data with the config's own audio encoder:
 #   python tools/build_prototype_bank.py \
-#       projects/audio_aware_mmseg/configs/resnet18v1c-tiny_uperhead_audio-bank_synthetic-ms3-64x64.py \
+#       projects/audio_aware_mmseg/configs/\
+# resnet18v1c-tiny_uperhead_audio-bank_synthetic-ms3-64x64.py \
 #       --source synthetic --data-root data/synthetic/ms3 \
 #       --out data/banks/synthetic_ms3_tiny_k5.pt
 _base_ = [
