@@ -16,10 +16,9 @@ Example::
 import argparse
 import json
 
-from mmengine.config import DictAction
-
 from ddavs_mm.apis.audio_encoder_pretrain import pretrain_audio_encoder
 from ddavs_mm.utils import register_all_modules
+from ddavs_mm.utils.tool_args import add_pretraining_runner_args
 from ddavs_mm.utils.tool_errors import add_debug_arg, run_tool
 
 
@@ -35,13 +34,7 @@ def main(argv=None) -> None:
     p.add_argument('--batch-size', type=int, default=64)
     p.add_argument('--lr', type=float, default=3e-3)
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--work-dir', default=None,
-                   help='the Runner\'s logs, config and checkpoints '
-                   '(default: work_dirs/<name of --out>)')
-    p.add_argument('--resume', action='store_true',
-                   help='continue from the latest checkpoint in --work-dir')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='override settings of the Runner config, key=value')
+    add_pretraining_runner_args(p)
     p.add_argument('--by-size-bin', action='store_true',
                    help='synthetic source only: one label per sound '
                    '(class, size bin) instead of per class')

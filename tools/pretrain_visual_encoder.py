@@ -21,10 +21,9 @@ Example::
 import argparse
 import json
 
-from mmengine.config import DictAction
-
 from ddavs_mm.apis.visual_encoder_pretrain import pretrain_visual_encoder
 from ddavs_mm.utils import register_all_modules
+from ddavs_mm.utils.tool_args import add_pretraining_runner_args
 from ddavs_mm.utils.tool_errors import add_debug_arg, run_tool
 
 
@@ -45,13 +44,7 @@ def main(argv=None) -> dict:
     p.add_argument('--by-class', action='store_true',
                    help='label objects by class instead of (class, size bin)')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--work-dir', default=None,
-                   help='the Runner\'s logs, config and checkpoints '
-                   '(default: work_dirs/<name of --out>)')
-    p.add_argument('--resume', action='store_true',
-                   help='continue from the latest checkpoint in --work-dir')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='override settings of the Runner config, key=value')
+    add_pretraining_runner_args(p)
     add_debug_arg(p)
     a = p.parse_args(argv)
     register_all_modules()

@@ -1,9 +1,11 @@
-"""Command-line pieces shared by ``tools/train.py`` and ``tools/test.py``.
+"""Command-line pieces shared by the tools.
 
-Both tools take ``--work-dir``, ``--cfg-options``, ``--launcher`` and
-``--local_rank``/``--local-rank`` and resolve the config and its work dir
-the same way (MMSegmentation style): the command line wins, then the
-config's own ``work_dir``, then ``./work_dirs/<config name>``.
+``tools/train.py`` and ``tools/test.py`` take ``--work-dir``,
+``--cfg-options``, ``--launcher`` and ``--local_rank``/``--local-rank`` and
+resolve the config and its work dir the same way (MMSegmentation style): the
+command line wins, then the config's own ``work_dir``, then
+``./work_dirs/<config name>``. The encoder pretraining tools share the
+arguments of the Runner they build (:func:`add_pretraining_runner_args`).
 """
 import argparse
 import os
@@ -39,6 +41,20 @@ def add_common_args(parser: argparse.ArgumentParser,
         help='job launcher')
     # torchrun sets LOCAL_RANK; older launchers pass --local-rank
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def add_pretraining_runner_args(parser: argparse.ArgumentParser) -> None:
+    """Add ``--work-dir``, ``--resume`` and ``--cfg-options`` of the Runner
+    that an encoder pretraining tool builds (``tools/pretrain_*.py``)."""
+    parser.add_argument('--work-dir', default=None,
+                        help='the Runner\'s logs, config and checkpoints '
+                        '(default: work_dirs/<name of --out>)')
+    parser.add_argument('--resume', action='store_true',
+                        help='continue from the latest checkpoint in '
+                        '--work-dir')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings of the Runner config, '
+                        'key=value')
 
 
 def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
