@@ -141,7 +141,7 @@ def test_kill_at_random_instants_then_resume_reaches_the_same_weights(
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
     proc = subprocess.run(
         [sys.executable, osp.join(DATA, 'kill_resume_driver.py'), str(cfg),
-         str(tmp_path / 'out'), '--kills', '16', '--seed', '0'],
+         str(tmp_path / 'out'), '--kills', '24', '--seed', '0'],
         env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout)
@@ -149,7 +149,9 @@ def test_kill_at_random_instants_then_resume_reaches_the_same_weights(
     attempts = [a for r in report['rounds'] for a in r['attempts']]
     killed = [a for a in attempts if a['status'] == 'killed']
     assert all(a['status'] in ('killed', 'done') for a in attempts), attempts
-    # the kills happened, in the saves too
+    # the kills happened, in the saves too: 12 in-save plans cycle through
+    # the 8 (step, before/after) points; a plan finds no save left to hit
+    # when an earlier kill landed late, so not every one fires
     assert len(killed) >= 8
     in_save = {(a['step'], a['when']) for a in killed
                if a['kind'] == 'in_save'}
